@@ -1,0 +1,100 @@
+"""Configuration: one class per environment, values from the environment and `.env`.
+
+`APP_ENV` picks the class (development by default). Every value can be given
+as an environment variable of the same name; `create_app(config={...})`
+overrides win over both.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dotenv import load_dotenv
+
+# .env is read once, here, so the web process, the worker, beat and the Flask
+# CLI all see the same settings. Real environment variables take precedence.
+load_dotenv()
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+class Config:
+    """Defaults for every environment; each value may come from the environment."""
+
+    SECRET_KEY = env_str("SECRET_KEY", "dev-only-secret-key-change-me")
+
+    # None means "SQLite in the instance folder", resolved by create_app.
+    SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL") or None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    # Empty broker URL means "start an embedded Redis" (run.py); the app itself
+    # falls back to the conventional local Redis.
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://localhost:6379/0")
+    CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
+    CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 7200)
+    CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 7500)
+
+    OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+    OPENAI_BASE_URL = env_str("OPENAI_BASE_URL") or None
+    OPENAI_TIMEOUT_SECONDS = env_float("OPENAI_TIMEOUT_SECONDS", 300.0)
+    TRANSCRIPTION_MODEL = env_str("TRANSCRIPTION_MODEL", "whisper-1")
+
+    UPLOAD_FOLDER = env_str("UPLOAD_FOLDER") or None  # None: instance/uploads
+    MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 1024)
+    CHUNK_SECONDS = env_int("CHUNK_SECONDS", 600)
+
+    # Retry policy for transient API failures (network, timeout, 429, 5xx).
+    TRANSCRIPTION_MAX_ATTEMPTS = env_int("TRANSCRIPTION_MAX_ATTEMPTS", 3)
+    TRANSCRIPTION_RETRY_DELAY_SECONDS = env_float("TRANSCRIPTION_RETRY_DELAY_SECONDS", 60.0)
+
+    # Let the browser cache static assets; templates reference them by name.
+    SEND_FILE_MAX_AGE_DEFAULT = 3600
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+
+
+class ProductionConfig(Config):
+    pass
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_class() -> type[Config]:
+    name = env_str("APP_ENV", "development").lower()
+    try:
+        return CONFIGS[name]
+    except KeyError as exc:
+        raise ValueError(f"APP_ENV must be one of {', '.join(CONFIGS)}, got {name!r}") from exc

@@ -1,0 +1,13 @@
+"""Flask extensions, created unbound; `create_app` binds them with init_app."""
+
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+csrf = CSRFProtect()

@@ -1,0 +1,149 @@
+"""Database models: a recording, its transcriptions, and their chunks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import DateTime, TypeDecorator
+
+from extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class TranscriptionStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    ACTIVE = (QUEUED, RUNNING)
+    ENDED = (FINISHED, FAILED, CANCELED)
+
+
+class ChunkStatus:
+    PLANNED = "planned"  # its range is known; its audio is not cut yet
+    READY = "ready"  # its audio is in storage, waiting for a lane
+    RUNNING = "running"  # a lane has it; heartbeat_at says the lane lives
+    DONE = "done"  # the API answered and the text is saved: never sent again
+    FAILED = "failed"
+
+    WAITING = (PLANNED, READY)
+
+
+class SessionAudio(db.Model):
+    """An uploaded recording and what the user told us about it."""
+
+    __tablename__ = "session_audio"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(128), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100), default="")
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    session_notes: Mapped[str] = mapped_column(Text, default="")
+    previous_transcript: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    transcriptions: Mapped[list[Transcription]] = relationship(
+        back_populates="session_audio",
+        cascade="all, delete-orphan",
+        order_by="Transcription.id",
+    )
+
+    @property
+    def latest_transcription(self) -> Transcription | None:
+        return self.transcriptions[-1] if self.transcriptions else None
+
+
+class Transcription(db.Model):
+    """One run of the pipeline over a recording, with the settings it used."""
+
+    __tablename__ = "transcription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_audio_id: Mapped[int] = mapped_column(ForeignKey("session_audio.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=TranscriptionStatus.QUEUED, index=True)
+    engine: Mapped[str] = mapped_column(String(32), default="openai")
+    model: Mapped[str] = mapped_column(String(64), default="whisper-1")
+    chunk_seconds: Mapped[int] = mapped_column(Integer, default=600)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    job_id: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    session_audio: Mapped[SessionAudio] = relationship(back_populates="transcriptions")
+    chunks: Mapped[list[TranscriptChunk]] = relationship(
+        back_populates="transcription",
+        cascade="all, delete-orphan",
+        order_by="TranscriptChunk.index",
+    )
+
+    @property
+    def is_ended(self) -> bool:
+        return self.status in TranscriptionStatus.ENDED
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.chunk_count:
+            return 100 if self.status == TranscriptionStatus.FINISHED else 0
+        return round(100 * self.chunks_done / self.chunk_count)
+
+    @property
+    def failed_chunk(self) -> TranscriptChunk | None:
+        return next((c for c in self.chunks if c.status == ChunkStatus.FAILED), None)
+
+
+class TranscriptChunk(db.Model):
+    """A time range of the recording, sent to the API once and saved the moment it answers."""
+
+    __tablename__ = "transcript_chunk"
+    __table_args__ = (UniqueConstraint("transcription_id", "index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transcription_id: Mapped[int] = mapped_column(ForeignKey("transcription.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=ChunkStatus.PLANNED)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    lease: Mapped[str] = mapped_column(String(64), default="")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    transcription: Mapped[Transcription] = relationship(back_populates="chunks")
+
+    @property
+    def audio_key(self) -> str:
+        """Storage key of this chunk's encoded audio."""
+        return f"chunks/{self.transcription_id}/{self.index:04d}.flac"

@@ -1,0 +1,1 @@
+"""Everything Celery: the app wiring and the task modules."""

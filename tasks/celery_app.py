@@ -1,0 +1,56 @@
+"""Celery wired to Flask the way Flask documents it: one Celery app per Flask app,
+every task running inside that Flask app's context."""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+
+TRANSCRIPTION_QUEUE = "transcription"
+DEFAULT_QUEUE = "celery"
+
+
+def celery_settings(config: dict) -> dict:
+    """Celery's settings derived from the Flask config."""
+    hard_limit = int(config["CELERY_TASK_TIME_LIMIT"])
+    # The Redis transport re-delivers an unacknowledged task after
+    # visibility_timeout (1 hour by default). With acks_late a 2-hour task
+    # would then run twice; keep the timeout above the hard time limit.
+    transport_options = {"visibility_timeout": hard_limit + 600}
+    return {
+        "broker_url": config["CELERY_BROKER_URL"],
+        "result_backend": config["CELERY_RESULT_BACKEND"],
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": transport_options,
+        "result_backend_transport_options": transport_options,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_default_queue": DEFAULT_QUEUE,
+        "task_routes": {"tasks.pipeline.*": {"queue": TRANSCRIPTION_QUEUE}},
+        "task_acks_late": True,
+        "worker_prefetch_multiplier": 1,
+        "task_track_started": True,
+        "task_soft_time_limit": int(config["CELERY_TASK_SOFT_TIME_LIMIT"]),
+        "task_time_limit": hard_limit,
+        "result_expires": 7 * 24 * 3600,
+        "worker_hijack_root_logger": False,
+        "broker_connection_timeout": 4,
+        "redis_socket_connect_timeout": 4,
+    }
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Create the Celery app bound to `app`; tasks run in its app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(celery_settings(app.config))
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app

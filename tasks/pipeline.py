@@ -1,0 +1,1 @@
+"""The transcription pipeline tasks (work in progress)."""
