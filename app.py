@@ -7,10 +7,16 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 import config as config_module
+from blueprints.upload_stream import StreamedUploadRequest, remove_unaccepted_uploads
 from extensions import csrf, db
+from transcription.formats import format_clock
+from transcription.storage import LocalStorage
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -24,18 +30,27 @@ def create_app(config: dict | None = None) -> Flask:
 
     db.init_app(app)
     csrf.init_app(app)
+    app.extensions["storage"] = LocalStorage(app.config["UPLOAD_FOLDER"])
+    with app.app_context():
+        _tune_sqlite(db.engine)
 
     from tasks.celery_app import celery_init_app
 
     celery_init_app(app)
     import tasks.pipeline  # noqa: F401  (registers the tasks on the Celery app)
     import tasks.health  # noqa: F401
+    import tasks.recovery  # noqa: F401
 
     from blueprints import health, transcriptions, uploads
 
     app.register_blueprint(health.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(transcriptions.bp)
+
+    _register_error_pages(app)
+    app.jinja_env.filters["clock"] = format_clock
+    app.request_class = StreamedUploadRequest
+    app.teardown_request(lambda _exc: remove_unaccepted_uploads(request))
 
     import cli
 
@@ -44,6 +59,38 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         db.create_all()
     return app
+
+
+def _register_error_pages(app: Flask) -> None:
+    """Every error a person can meet is a page that says what happened, never a stack trace."""
+    from blueprints.uploads import too_large
+
+    def page(title: str, message: str, status: int):
+        return render_template("error.html", title=title, message=message), status
+
+    app.register_error_handler(413, too_large)
+    app.register_error_handler(404, lambda _e: page("Not found", "There is nothing at this address.", 404))
+    app.register_error_handler(405, lambda _e: page("Not allowed", "That action is not possible here.", 405))
+    app.register_error_handler(CSRFError, lambda _e: page(
+        "Form expired", "The form was too old or incomplete to accept. Go back, reload the page and try again.",
+        400))
+    app.register_error_handler(500, lambda _e: page(
+        "Something went wrong", "The error was logged. Please try again in a moment.", 500))
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """SQLite shared by the web process and several workers: WAL lets readers
+    proceed during writes, and a busy timeout makes writers wait instead of failing."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
 
 
 def _resolve_paths(app: Flask) -> None:

@@ -1,7 +1,62 @@
-"""Flask CLI commands."""
+"""Flask CLI commands: `flask celery-test`, `flask init-db`."""
 
-from flask import Flask
+from __future__ import annotations
+
+import click
+from celery.exceptions import TimeoutError as CeleryTimeout
+from flask import Flask, current_app
+from kombu.utils.url import maybe_sanitize_url
+
+from extensions import db
+
+WORKER_COMMAND = "celery -A wsgi.celery_app worker -Q transcription,celery --loglevel INFO"
 
 
 def register(app: Flask) -> None:
-    pass
+    app.cli.add_command(celery_test)
+    app.cli.add_command(init_db)
+
+
+@click.command("celery-test")
+@click.option("--async", "through_broker", is_flag=True,
+              help="Send the health check through the broker to a worker instead of running it here.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a worker's answer.")
+def celery_test(through_broker: bool, timeout: float) -> None:
+    """Run the health check task and say whether Celery works."""
+    from tasks.health import health_check_task
+
+    if not through_broker:
+        result = health_check_task.apply()
+        if result.failed():
+            raise click.ClickException(f"The health check failed here: {result.result!r}")
+        click.echo(f"OK: the health check ran in this process ({result.result['hostname']}).")
+        return
+
+    celery_app = current_app.extensions["celery"]
+    broker = maybe_sanitize_url(celery_app.conf.broker_url)
+    try:
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=min(timeout, 5))
+    except Exception as exc:
+        raise click.ClickException(
+            f"Cannot reach the broker at {broker} ({exc.__class__.__name__}: {exc}). "
+            "Start Redis there, or set CELERY_BROKER_URL to a broker that runs.") from exc
+    replies = celery_app.control.inspect(timeout=min(timeout, 2)).ping()
+    if not replies:
+        raise click.ClickException(
+            f"The broker at {broker} answers, but no worker does. Start one with:\n  {WORKER_COMMAND}")
+    try:
+        answer = health_check_task.delay().get(timeout=timeout)
+    except CeleryTimeout as exc:
+        raise click.ClickException(
+            f"Workers are up ({', '.join(sorted(replies))}) but none ran the health check within {timeout} s; "
+            "they may all be busy, or not listening on the 'celery' queue. Start one with:\n  "
+            + WORKER_COMMAND) from exc
+    click.echo(f"OK: worker {answer['hostname']} ran the health check through {broker}.")
+
+
+@click.command("init-db")
+def init_db() -> None:
+    """Create the database tables (create_app also does this on first start)."""
+    db.create_all()
+    click.echo(f"Tables created in {maybe_sanitize_url(str(db.engine.url))}.")

@@ -69,6 +69,19 @@ class Config:
     TRANSCRIPTION_MAX_ATTEMPTS = env_int("TRANSCRIPTION_MAX_ATTEMPTS", 3)
     TRANSCRIPTION_RETRY_DELAY_SECONDS = env_float("TRANSCRIPTION_RETRY_DELAY_SECONDS", 60.0)
 
+    # Parallel chunks: how many of one recording's chunks are in flight at once,
+    # and what each chunk is prompted with (see README, "Prompt modes").
+    TRANSCRIPTION_CONCURRENCY = env_int("TRANSCRIPTION_CONCURRENCY", 4)
+    TRANSCRIPTION_PROMPT_MODE = env_str("TRANSCRIPTION_PROMPT_MODE", "parallel")
+
+    # Crash recovery: lanes write a heartbeat this often; work whose heartbeat is
+    # older than STALE_AFTER_SECONDS was abandoned and is taken over.
+    HEARTBEAT_SECONDS = env_float("HEARTBEAT_SECONDS", 5.0)
+    STALE_AFTER_SECONDS = env_float("STALE_AFTER_SECONDS", 60.0)
+    RECOVERY_INTERVAL_SECONDS = env_float("RECOVERY_INTERVAL_SECONDS", 30.0)
+    # How often a pipeline whose chunks are all taken looks at the other lanes.
+    PIPELINE_POLL_SECONDS = env_float("PIPELINE_POLL_SECONDS", 1.0)
+
     # Let the browser cache static assets; templates reference them by name.
     SEND_FILE_MAX_AGE_DEFAULT = 3600
 

@@ -1,5 +1,6 @@
 """Flask extensions, created unbound; `create_app` binds them with init_app."""
 
+from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
@@ -11,3 +12,8 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
+
+
+def get_storage():
+    """The app's recording storage (transcription.storage), set up by create_app."""
+    return current_app.extensions["storage"]

@@ -44,13 +44,17 @@ class TranscriptionStatus:
 
 
 class ChunkStatus:
-    PLANNED = "planned"  # its range is known; its audio is not cut yet
-    READY = "ready"  # its audio is in storage, waiting for a lane
+    PENDING = "pending"  # planned, waiting for a lane
     RUNNING = "running"  # a lane has it; heartbeat_at says the lane lives
     DONE = "done"  # the API answered and the text is saved: never sent again
     FAILED = "failed"
 
-    WAITING = (PLANNED, READY)
+
+class PromptMode:
+    SEQUENTIAL = "sequential"  # one chunk at a time, prompted with the previous chunk's text
+    PARALLEL = "parallel"  # several chunks at once, prompted with notes and the previous session
+
+    ALL = (SEQUENTIAL, PARALLEL)
 
 
 class SessionAudio(db.Model):
@@ -75,6 +79,16 @@ class SessionAudio(db.Model):
     )
 
     @property
+    def audio_key(self) -> str:
+        """Storage key of the uploaded file."""
+        return f"audio/{self.stored_name}"
+
+    @property
+    def work_key(self) -> str:
+        """Storage key of the 16 kHz mono working copy that chunks are cut from."""
+        return f"work/{self.stored_name.rsplit('.', 1)[0]}.wav"
+
+    @property
     def latest_transcription(self) -> Transcription | None:
         return self.transcriptions[-1] if self.transcriptions else None
 
@@ -90,6 +104,8 @@ class Transcription(db.Model):
     engine: Mapped[str] = mapped_column(String(32), default="openai")
     model: Mapped[str] = mapped_column(String(64), default="whisper-1")
     chunk_seconds: Mapped[int] = mapped_column(Integer, default=600)
+    prompt_mode: Mapped[str] = mapped_column(String(16), default=PromptMode.PARALLEL)
+    concurrency: Mapped[int] = mapped_column(Integer, default=4)
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
     chunks_done: Mapped[int] = mapped_column(Integer, default=0)
     text: Mapped[str] = mapped_column(Text, default="")
@@ -133,8 +149,9 @@ class TranscriptChunk(db.Model):
     index: Mapped[int] = mapped_column(Integer)
     start_ms: Mapped[int] = mapped_column(BigInteger)
     end_ms: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default=ChunkStatus.PLANNED)
+    status: Mapped[str] = mapped_column(String(16), default=ChunkStatus.PENDING)
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    segments_json: Mapped[str] = mapped_column(Text, default="[]")  # times relative to the recording
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
     lease: Mapped[str] = mapped_column(String(64), default="")
@@ -142,8 +159,3 @@ class TranscriptChunk(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     transcription: Mapped[Transcription] = relationship(back_populates="chunks")
-
-    @property
-    def audio_key(self) -> str:
-        """Storage key of this chunk's encoded audio."""
-        return f"chunks/{self.transcription_id}/{self.index:04d}.flac"

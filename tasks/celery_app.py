@@ -38,6 +38,12 @@ def celery_settings(config: dict) -> dict:
         "worker_hijack_root_logger": False,
         "broker_connection_timeout": 4,
         "redis_socket_connect_timeout": 4,
+        "beat_schedule": {
+            "recover-stale-transcriptions": {
+                "task": "tasks.recovery.recover_stale_transcriptions",
+                "schedule": float(config["RECOVERY_INTERVAL_SECONDS"]),
+            },
+        },
     }
 
 

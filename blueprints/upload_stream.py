@@ -1,0 +1,32 @@
+"""Where uploaded bytes go while a request is parsed.
+
+Werkzeug keeps small uploads in memory and spools larger ones to the system
+temp dir; a 1 GB recording would then be copied once more into storage. Here
+every uploaded file streams straight into the storage's incoming folder (same
+filesystem, so accepting it is an atomic rename), and whatever was not
+accepted is deleted when the request ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from flask import Request, current_app
+
+
+class StreamedUploadRequest(Request):
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        incoming = current_app.extensions["storage"].incoming_dir
+        stream = tempfile.NamedTemporaryFile(dir=incoming, prefix="upload-", suffix=".part", delete=False)
+        self.__dict__.setdefault("_incoming_files", []).append(stream.name)
+        return stream
+
+
+def remove_unaccepted_uploads(request: Request) -> None:
+    """Delete this request's incoming files that were not moved into storage."""
+    for path in request.__dict__.get("_incoming_files", ()):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass  # accepted: it was renamed into storage

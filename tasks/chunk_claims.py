@@ -1,0 +1,122 @@
+"""Chunk ownership in the database. Every change is a compare-and-set UPDATE, so
+lanes on any number of processes and hosts never take the same chunk twice and
+a chunk whose text is saved is never sent to the API again."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import and_, func, or_, select, update
+
+from extensions import db
+from models import ChunkStatus, TranscriptChunk, Transcription, TranscriptionStatus, utcnow
+from tasks.heartbeat import stale_before
+from transcription.engines import ChunkTranscript
+
+
+def _claimable(stale_after_seconds: float):
+    """Pending chunks, and running ones whose lane stopped beating (it died)."""
+    return or_(
+        TranscriptChunk.status == ChunkStatus.PENDING,
+        and_(
+            TranscriptChunk.status == ChunkStatus.RUNNING,
+            or_(TranscriptChunk.heartbeat_at.is_(None),
+                TranscriptChunk.heartbeat_at < stale_before(stale_after_seconds)),
+        ),
+    )
+
+
+def claim_next_chunk(transcription_id: int, lease: str, stale_after_seconds: float) -> TranscriptChunk | None:
+    """Take the lowest-numbered claimable chunk for this lane, or None if there is none."""
+    candidates = db.session.scalars(
+        select(TranscriptChunk.id)
+        .where(TranscriptChunk.transcription_id == transcription_id, _claimable(stale_after_seconds))
+        .order_by(TranscriptChunk.index)
+    ).all()
+    db.session.rollback()  # end the read transaction before writing (SQLite locks)
+    for chunk_id in candidates:
+        result = db.session.execute(
+            update(TranscriptChunk)
+            .where(TranscriptChunk.id == chunk_id, _claimable(stale_after_seconds))
+            .values(status=ChunkStatus.RUNNING, lease=lease, heartbeat_at=utcnow(), error="")
+        )
+        db.session.commit()
+        if result.rowcount == 1:
+            return db.session.get(TranscriptChunk, chunk_id, populate_existing=True)
+    return None
+
+
+def record_attempt(chunk_id: int, attempt: int) -> None:
+    db.session.execute(update(TranscriptChunk).where(TranscriptChunk.id == chunk_id).values(attempts=attempt))
+    db.session.commit()
+
+
+def save_answer(chunk: TranscriptChunk, transcript: ChunkTranscript) -> bool:
+    """Save the API's answer at once. False if another lane saved this chunk first."""
+    segments = [[chunk.start_ms + s.start_ms, chunk.start_ms + s.end_ms, s.text] for s in transcript.segments]
+    result = db.session.execute(
+        update(TranscriptChunk)
+        .where(TranscriptChunk.id == chunk.id, TranscriptChunk.status != ChunkStatus.DONE)
+        .values(status=ChunkStatus.DONE, text=transcript.text, segments_json=json.dumps(segments),
+                finished_at=utcnow(), lease="", error="")
+    )
+    _recount_done(chunk.transcription_id)
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def release_chunk(chunk_id: int, lease: str) -> None:
+    """Give an unfinished chunk back (time limit, shutdown) so the next run takes it."""
+    db.session.execute(
+        update(TranscriptChunk)
+        .where(TranscriptChunk.id == chunk_id, TranscriptChunk.lease == lease,
+               TranscriptChunk.status == ChunkStatus.RUNNING)
+        .values(status=ChunkStatus.PENDING, lease="", heartbeat_at=None)
+    )
+    db.session.commit()
+
+
+def fail_chunk(chunk_id: int, error: str) -> None:
+    db.session.execute(
+        update(TranscriptChunk)
+        .where(TranscriptChunk.id == chunk_id, TranscriptChunk.status != ChunkStatus.DONE)
+        .values(status=ChunkStatus.FAILED, error=error, lease="")
+    )
+    db.session.commit()
+
+
+def _recount_done(transcription_id: int) -> None:
+    # Counted, not incremented: concurrent lanes cannot lose an update this way.
+    done = (
+        select(func.count())
+        .where(TranscriptChunk.transcription_id == transcription_id, TranscriptChunk.status == ChunkStatus.DONE)
+        .scalar_subquery()
+    )
+    db.session.execute(update(Transcription).where(Transcription.id == transcription_id).values(chunks_done=done))
+
+
+def chunk_status_counts(transcription_id: int) -> dict[str, int]:
+    rows = db.session.execute(
+        select(TranscriptChunk.status, func.count())
+        .where(TranscriptChunk.transcription_id == transcription_id)
+        .group_by(TranscriptChunk.status)
+    ).all()
+    return {status: count for status, count in rows}
+
+
+def set_transcription_status(transcription_id: int, new_status: str, *, expected: tuple[str, ...],
+                             **values) -> bool:
+    """Move a transcription to `new_status` only from one of `expected`; True if it moved."""
+    result = db.session.execute(
+        update(Transcription)
+        .where(Transcription.id == transcription_id, Transcription.status.in_(expected))
+        .values(status=new_status, **values)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def transcription_is_running(transcription_id: int) -> bool:
+    status = db.session.scalar(select(Transcription.status).where(Transcription.id == transcription_id))
+    db.session.rollback()
+    return status == TranscriptionStatus.RUNNING

@@ -1,0 +1,80 @@
+"""The service API existing callers use to start transcriptions."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from kombu.exceptions import OperationalError
+
+from extensions import db
+from models import SessionAudio, Transcription, TranscriptionStatus
+from tasks.pipeline import new_transcription, process_session_audio_task
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):
+    """The job queue could not be reached; nothing was enqueued."""
+
+
+class CompletedJob:
+    """The result of a transcription run in the caller, shaped like a queued job's handle."""
+
+    def __init__(self, job_id: str, result: dict):
+        self.id = job_id
+        self.result = result
+        self.state = "SUCCESS"
+
+    def ready(self) -> bool:
+        return True
+
+    def successful(self) -> bool:
+        return True
+
+    def get(self, timeout: float | None = None) -> dict:
+        return self.result
+
+
+class TranscriptionService:
+    def enqueue(self, transcription: Transcription):
+        """Queue the pipeline for `transcription`; raises BrokerUnavailable if the broker is down."""
+        try:
+            result = process_session_audio_task.apply_async(
+                args=[transcription.session_audio_id],
+                kwargs={"transcription_id": transcription.id},
+                retry=False,
+            )
+        except OperationalError as exc:
+            raise BrokerUnavailable(str(exc)) from exc
+        transcription.job_id = result.id
+        db.session.commit()
+        return result
+
+    def process_session_audio_async(self, session_audio: SessionAudio, previous_transcript: str = "",
+                                    session_notes: str = "", use_celery: bool = True):
+        """Transcribe `session_audio` on a worker; returns a handle with .id, .ready(), .get(timeout=...).
+
+        With use_celery=False, or when the broker cannot be reached, the work runs
+        here and now and the returned handle is already complete.
+        """
+        if previous_transcript:
+            session_audio.previous_transcript = previous_transcript
+        if session_notes:
+            session_audio.session_notes = session_notes
+        transcription = session_audio.latest_transcription
+        if transcription is None or transcription.status in TranscriptionStatus.ENDED:
+            transcription = new_transcription(session_audio, current_app.config)
+        db.session.commit()
+        if use_celery:
+            try:
+                return self.enqueue(transcription)
+            except BrokerUnavailable as exc:
+                log.warning("Broker unreachable (%s); transcribing recording %s synchronously in this process",
+                            exc, session_audio.id)
+        else:
+            log.info("use_celery=False: transcribing recording %s synchronously in this process", session_audio.id)
+        result = process_session_audio_task.apply(
+            args=[session_audio.id], kwargs={"transcription_id": transcription.id},
+        )
+        return CompletedJob(result.id, result.get())
