@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from sqlalchemy.orm import joinedload
 
 from extensions import db
-from models import Transcription
+from models import Transcription, TranscriptionStatus
+from tasks.service import BrokerUnavailable, TranscriptionService
 
 bp = Blueprint("transcriptions", __name__, url_prefix="/transcriptions")
 
@@ -40,6 +41,31 @@ def progress(transcription_id: int):
     transcription = load_transcription(transcription_id)
     status = HTMX_STOP_POLLING if transcription.is_ended else 200
     return render_template("_progress.html", transcription=transcription), status
+
+
+@bp.post("/<int:transcription_id>/retry")
+def retry(transcription_id: int):
+    """Resume a failed or canceled transcription without sending finished chunks again."""
+    transcription = load_transcription(transcription_id)
+    if transcription.status not in (TranscriptionStatus.FAILED, TranscriptionStatus.CANCELED):
+        flash(f"This transcription is {transcription.status}; only a failed or canceled one can be retried.", "warning")
+    else:
+        try:
+            TranscriptionService().retry(transcription)
+            flash("Retrying: finished chunks are kept, the rest are sent again.", "info")
+        except BrokerUnavailable:
+            flash("The job queue cannot be reached; the transcription will resume when it is back.", "warning")
+    return redirect(url_for(".show", transcription_id=transcription_id))
+
+
+@bp.post("/<int:transcription_id>/cancel")
+def cancel(transcription_id: int):
+    transcription = load_transcription(transcription_id)
+    if TranscriptionService().cancel(transcription):
+        flash("Canceled. Chunks already transcribed are kept; Retry resumes from there.", "info")
+    else:
+        flash(f"This transcription is already {transcription.status}.", "warning")
+    return redirect(url_for(".show", transcription_id=transcription_id))
 
 
 @bp.get("/<int:transcription_id>/transcript.txt")

@@ -7,8 +7,11 @@ import logging
 from flask import current_app
 from kombu.exceptions import OperationalError
 
+from sqlalchemy import update
+
 from extensions import db
-from models import SessionAudio, Transcription, TranscriptionStatus
+from models import ChunkStatus, SessionAudio, TranscriptChunk, Transcription, TranscriptionStatus, utcnow
+from tasks import chunk_claims
 from tasks.pipeline import new_transcription, process_session_audio_task
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,28 @@ class TranscriptionService:
         transcription.job_id = result.id
         db.session.commit()
         return result
+
+    def retry(self, transcription: Transcription):
+        """Resume a failed or canceled transcription: finished chunks are kept, the rest sent again."""
+        if transcription.status not in (TranscriptionStatus.FAILED, TranscriptionStatus.CANCELED):
+            raise ValueError(f"Only a failed or canceled transcription can be retried, not a {transcription.status} one.")
+        db.session.execute(
+            update(TranscriptChunk)
+            .where(TranscriptChunk.transcription_id == transcription.id, TranscriptChunk.status != ChunkStatus.DONE)
+            .values(status=ChunkStatus.PENDING, attempts=0, error="", lease="", heartbeat_at=None)
+        )
+        transcription.status = TranscriptionStatus.QUEUED
+        transcription.error = ""
+        transcription.finished_at = None
+        transcription.job_id = ""
+        db.session.commit()
+        return self.enqueue(transcription)
+
+    def cancel(self, transcription: Transcription) -> bool:
+        """Stop a queued or running transcription; chunks already answered stay saved. True if it stopped."""
+        return chunk_claims.set_transcription_status(
+            transcription.id, TranscriptionStatus.CANCELED, expected=TranscriptionStatus.ACTIVE,
+            error="Canceled.", finished_at=utcnow())
 
     def process_session_audio_async(self, session_audio: SessionAudio, previous_transcript: str = "",
                                     session_notes: str = "", use_celery: bool = True):

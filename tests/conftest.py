@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tasks.redis_server import RedisServer
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.worker import celery_worker
 
 
@@ -24,7 +25,22 @@ def runtime_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def test_env(redis_server, runtime_dir) -> dict[str, str]:
+def fake_openai_server():
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def fake_openai(fake_openai_server):
+    """The fake transcription API with an empty ledger and no faults."""
+    fake_openai_server.reset()
+    yield fake_openai_server
+    fake_openai_server.reset()
+
+
+@pytest.fixture(scope="session")
+def test_env(redis_server, runtime_dir, fake_openai_server) -> dict[str, str]:
     """Environment shared by the test process's app and every worker it starts."""
     env = {
         "APP_ENV": "testing",
@@ -34,7 +50,13 @@ def test_env(redis_server, runtime_dir) -> dict[str, str]:
         "CELERY_RESULT_BACKEND": f"{redis_server.url}/1",
         "UPLOAD_FOLDER": str(runtime_dir / "uploads"),
         "OPENAI_API_KEY": "sk-test-not-a-real-key",
+        "OPENAI_BASE_URL": fake_openai_server.base_url,
+        "OPENAI_TIMEOUT_SECONDS": "4",
         "TRANSCRIPTION_RETRY_DELAY_SECONDS": "0.2",
+        "HEARTBEAT_SECONDS": "0.5",
+        "STALE_AFTER_SECONDS": "3",
+        "RECOVERY_INTERVAL_SECONDS": "1",
+        "PIPELINE_POLL_SECONDS": "0.2",
     }
     os.environ.update(env)
     return env
@@ -50,6 +72,8 @@ def app(test_env):
         "CELERY_BROKER_URL": test_env["CELERY_BROKER_URL"],
         "CELERY_RESULT_BACKEND": test_env["CELERY_RESULT_BACKEND"],
         "UPLOAD_FOLDER": test_env["UPLOAD_FOLDER"],
+        "OPENAI_API_KEY": test_env["OPENAI_API_KEY"],
+        "OPENAI_BASE_URL": test_env["OPENAI_BASE_URL"],
     })
     yield app
 
@@ -70,3 +94,45 @@ def worker(app, test_env, runtime_dir):
     process = celery_worker(test_env, runtime_dir / "worker.log").start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def make_recording(tmp_path_factory):
+    """make_recording(seconds, seed=1, ext=".mp3", **script_options) -> (path, words); cached per session."""
+    from tests.support.audio_files import write_audio
+    from tests.support.dtmf import dtmf_script
+
+    folder = tmp_path_factory.mktemp("recordings")
+    cache: dict = {}
+
+    def make(seconds: float, seed: int = 1, ext: str = ".mp3", **script_options):
+        key = (seconds, seed, ext, tuple(sorted(script_options.items())))
+        if key not in cache:
+            words = dtmf_script(seconds, seed, **script_options)
+            path = folder / f"rec-{len(cache)}{ext}"
+            write_audio(path, words, seconds)
+            cache[key] = (path, words)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture()
+def app_with_broker(app):
+    """app_with_broker(url): another app on the same database and storage, whose broker is `url`."""
+    from app import create_app
+
+    def make(broker_url: str):
+        return create_app({**{k: app.config[k] for k in (
+            "SQLALCHEMY_DATABASE_URI", "UPLOAD_FOLDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "CHUNK_SECONDS")},
+            "TESTING": True, "CELERY_BROKER_URL": broker_url, "CELERY_RESULT_BACKEND": broker_url})
+
+    yield make
+    app.extensions["celery"].set_default()  # the shared tasks resolve to the session's app again
+
+
+@pytest.fixture()
+def dead_broker_url() -> str:
+    from tasks.redis_server import free_port
+
+    return f"redis://127.0.0.1:{free_port()}/0"

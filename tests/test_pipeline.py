@@ -1,0 +1,141 @@
+"""Recordings through the whole pipeline: the upload form, a real worker, real ffmpeg and the fake API over HTTP."""
+
+import pytest
+
+from extensions import db
+from models import Transcription
+from tests.support.dtmf import words_text
+from tests.support.web import csrf_token, transcription_id_from, upload, wait_for_status
+
+PREVIOUS_SESSION = "and that is where we stopped last week, with the budget for the Lisbon office"
+NOTES = "Attendees: Alice Moreau, Bob Tanaka. Topics: Kubernetes migration, OKR review."
+
+
+def chunk_rows(app, transcription_id):
+    with app.app_context():
+        transcription = db.session.get(Transcription, transcription_id)
+        return [(c.index, c.start_ms, c.end_ms, c.status, c.text, c.attempts) for c in transcription.chunks]
+
+
+@pytest.fixture()
+def sequential(app, monkeypatch):
+    monkeypatch.setitem(app.config, "TRANSCRIPTION_PROMPT_MODE", "sequential")
+
+
+@pytest.fixture()
+def short_chunks(app, monkeypatch):
+    """30-second chunks, so fault tests run on a 90-second recording with 3 chunks."""
+    monkeypatch.setitem(app.config, "CHUNK_SECONDS", 30)
+
+
+def test_thirty_minutes_become_one_transcript_from_three_chunks_in_order(
+        app, client, worker, fake_openai, make_recording, sequential):
+    path, words = make_recording(30 * 60, seed=30)
+    response = upload(client, path, filename="team session.mp3", notes=NOTES, previous=PREVIOUS_SESSION)
+    transcription_id = transcription_id_from(response)
+
+    transcription = wait_for_status(app, transcription_id, timeout=240)
+    assert transcription.status == "finished", transcription.error
+    assert transcription.chunk_count == 3 and transcription.chunks_done == 3
+    assert transcription.text == words_text(words), "every word once, in order"
+
+    # Each chunk was requested exactly once, in order.
+    requests = fake_openai.requests
+    assert len(requests) == 3 and all(r.answered_status == 200 for r in requests)
+    assert len({r.sha256 for r in requests}) == 3
+    assert " ".join(r.text for r in requests) == words_text(words)
+    # Chunk 0 is prompted with the previous session's end and the notes' names; chunk k with chunk k-1's end.
+    assert requests[0].prompt.endswith(PREVIOUS_SESSION)
+    assert "Alice" in requests[0].prompt and "Kubernetes" in requests[0].prompt
+    for previous, current in zip(requests, requests[1:]):
+        assert current.prompt.split()[-20:] == previous.text.split()[-20:]
+        assert "Tanaka" in current.prompt
+
+    page = client.get(f"/transcriptions/{transcription_id}").get_data(as_text=True)
+    assert "chunk 3 of 3 done" in page and "Download .txt" in page
+    download = client.get(f"/transcriptions/{transcription_id}/transcript.txt")
+    assert download.status_code == 200
+    assert download.get_data(as_text=True).strip() == words_text(words)
+    assert 'filename="team session.txt"' in download.headers["Content-Disposition"]
+
+
+def test_progress_fragment_polls_until_the_end_then_answers_286(app, client, worker, fake_openai, make_recording,
+                                                                short_chunks):
+    fake_openai.delay_seconds = 1.0
+    path, _ = make_recording(90, seed=4)
+    transcription_id = transcription_id_from(upload(client, path))
+    running = client.get(f"/transcriptions/{transcription_id}/progress")
+    assert running.status_code == 200
+    assert 'hx-trigger="every 2s"' in running.get_data(as_text=True)
+    wait_for_status(app, transcription_id)
+    ended = client.get(f"/transcriptions/{transcription_id}/progress")
+    assert ended.status_code == 286
+    assert "hx-trigger" not in ended.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_rate_limit_and_server_error_are_recovered_by_retry(app, client, worker, fake_openai, make_recording,
+                                                            short_chunks, sequential, status):
+    path, words = make_recording(90, seed=5)
+    fake_openai.fail(status, match=lambda request: request.number == 2)
+    transcription_id = transcription_id_from(upload(client, path))
+    transcription = wait_for_status(app, transcription_id)
+    assert transcription.status == "finished", transcription.error
+    assert transcription.text == words_text(words)
+    assert [r.answered_status for r in fake_openai.requests] == [200, status, 200, 200]
+    assert [row[5] for row in chunk_rows(app, transcription_id)] == [1, 2, 1], "attempts per chunk"
+
+
+def test_a_400_fails_fast_with_a_clear_message(app, client, worker, fake_openai, make_recording, short_chunks,
+                                               sequential):
+    path, _ = make_recording(90, seed=6)
+    fake_openai.fail(400, message="Audio file might be corrupted or unsupported",
+                     match=lambda request: request.number == 2)
+    transcription_id = transcription_id_from(upload(client, path))
+    transcription = wait_for_status(app, transcription_id)
+    assert transcription.status == "failed"
+    assert len(fake_openai.requests) == 2, "a 400 is not retried and the chunks after it are not sent"
+    assert "Chunk 2 of 3 (0:" in transcription.error
+    assert "HTTP 400: Audio file might be corrupted or unsupported" in transcription.error
+
+    fragment = client.get(f"/transcriptions/{transcription_id}/progress")
+    html = fragment.get_data(as_text=True)
+    assert fragment.status_code == 286
+    assert "Transcription failed." in html and "Chunk 2 of 3" in html and "Retry" in html
+
+
+def test_retry_after_a_failure_never_requests_a_saved_chunk_again(app, client, worker, fake_openai, make_recording,
+                                                                  short_chunks, sequential):
+    path, words = make_recording(90, seed=7)
+    fake_openai.fail(400, match=lambda request: request.number == 2)
+    transcription_id = transcription_id_from(upload(client, path))
+    assert wait_for_status(app, transcription_id).status == "failed"
+    first_chunk = fake_openai.requests[0]
+
+    response = client.post(f"/transcriptions/{transcription_id}/retry",
+                           data={"csrf_token": csrf_token(client, f"/transcriptions/{transcription_id}")})
+    assert response.status_code == 302
+    transcription = wait_for_status(app, transcription_id)
+    assert transcription.status == "finished", transcription.error
+    assert transcription.text == words_text(words)
+    answered = fake_openai.answered()
+    assert [r.sha256 for r in answered].count(first_chunk.sha256) == 1, "the saved chunk was not paid for twice"
+    assert len(answered) == 3
+
+
+def test_parallel_mode_prompts_every_chunk_with_the_notes_and_previous_session(
+        app, client, worker, fake_openai, make_recording, short_chunks):
+    path, words = make_recording(90, seed=8)
+    transcription_id = transcription_id_from(upload(client, path, notes=NOTES, previous=PREVIOUS_SESSION))
+    transcription = wait_for_status(app, transcription_id)
+    assert transcription.status == "finished", transcription.error
+    assert transcription.text == words_text(words)
+    prompts = {r.prompt for r in fake_openai.requests}
+    assert len(prompts) == 1 and prompts.pop().endswith(PREVIOUS_SESSION)
+    assert len(fake_openai.requests) == 3
+
+
+def test_unknown_transcription_is_a_404_page(client):
+    response = client.get("/transcriptions/999999")
+    assert response.status_code == 404
+    assert "Not found" in response.get_data(as_text=True)
