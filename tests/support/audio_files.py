@@ -61,3 +61,17 @@ def write_audio(
     if process.returncode != 0:
         raise RuntimeError(f"ffmpeg could not write {path}: {error}")
     return path
+
+
+def write_video(path: str | Path, duration_s: float, *, audio_from: str | Path | None = None) -> Path:
+    """Write an H.264 video of `duration_s` to `path`, with the audio of `audio_from` as a second
+    stream (as in a screen or meeting recording), or with no audio track at all."""
+    path = Path(path)
+    audio = ["-i", str(audio_from), "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-shortest"] if audio_from else []
+    command = [
+        ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-f", "lavfi", "-i", f"color=c=gray:s=64x64:r=10:d={duration_s}", *audio[:2],
+        "-c:v", "libx264", *audio[2:], "-y", str(path),
+    ]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+    return path

@@ -1,0 +1,399 @@
+"""Audio files through ffmpeg: probe an upload, decode it to a working WAV, plan
+chunks cut at silences, and export each chunk as 16 kHz mono FLAC.
+
+Everything streams through ffmpeg, so memory does not grow with the length of
+the recording: the only things held in memory are the list of silences and one
+read buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import threading
+import wave
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transcription.ffmpeg import ffmpeg_binary
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "AudioInfo",
+    "ChunkRange",
+    "InvalidAudioError",
+    "PreparedAudio",
+    "export_chunk",
+    "export_chunks",
+    "ffmpeg_binary",
+    "plan_chunks",
+    "prepare",
+    "probe",
+]
+
+SAMPLE_RATE = 16000  # Whisper works at 16 kHz mono; every chunk is encoded so
+SAMPLE_BYTES = 2
+BYTES_PER_MS = SAMPLE_RATE * SAMPLE_BYTES // 1000
+# The API refuses files over 25 MB; keep a margin under either reading of "MB".
+MAX_CHUNK_BYTES = 24_000_000
+# FLAC never stores more than the raw samples (a frame falls back to verbatim) plus
+# frame and subframe headers, well under 1 %; the stream header is 8 KiB at most.
+FLAC_WORST_CASE_OVERHEAD = 1.01
+FLAC_HEADER_BYTES = 8192
+MAX_CHUNK_MS = int((MAX_CHUNK_BYTES - FLAC_HEADER_BYTES) / FLAC_WORST_CASE_OVERHEAD / BYTES_PER_MS)
+
+PROBE_SECONDS = 5
+SILENCE_DB = -35.0  # below this (dBFS) a stretch counts as silence ...
+MIN_SILENCE_MS = 400  # ... if it lasts this long: longer than a pause between words
+# A container's stated duration may exceed what decodes by a codec's padding, not by more.
+TRUNCATION_TOLERANCE_MS = 2000
+# Decoding reads the pipe in blocks of this many bytes (a second of 16 kHz mono audio).
+READ_BYTES = SAMPLE_RATE * SAMPLE_BYTES
+# Downmix before resampling (half the work), and 16-bit samples whatever the source's format.
+TO_16K_MONO = f"aformat=channel_layouts=mono,aresample={SAMPLE_RATE},aformat=sample_fmts=s16"
+# Decoded audio leaves ffmpeg in frames of half a second: far fewer writes to the pipe than
+# a codec's own frames (an MP3 frame is 26 ms), which costs more system time than decoding.
+PIPE_FRAMES = f"asetnsamples=n={SAMPLE_RATE // 2}:p=0"
+# FLAC blocks of 4608 samples whatever the source's frames: small blocks would cost size.
+FLAC = ["-c:a", "flac", "-frame_size", "4608", "-f", "flac"]
+# The WAV demuxer reads 4 KiB packets by default; 64 KiB ones cut ffmpeg's CPU time by half.
+WAV_PACKET_BYTES = 65536
+# Uploads are untrusted: let ffmpeg read only local files, and only with the demuxers of the
+# accepted types (mp3, m4a/mp4, wav, webm, ogg, flac), never playlists or other exotic formats.
+SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", "mp3,mov,wav,matroska,ogg,flac"]
+
+
+class InvalidAudioError(ValueError):
+    """The file is not audio we can transcribe; the message is shown to users as-is."""
+
+
+NOT_AUDIO = "This file is not audio we can read."
+NO_AUDIO_TRACK = "The file contains no audio track."
+EMPTY_RECORDING = "The recording is empty (0 seconds)."
+EMPTY_FILE = "The file is empty."
+
+
+def _undecodable_past(ms: int) -> str:
+    return f"The audio could not be decoded past {_clock(ms)}; the file may be truncated or corrupt."
+
+
+def _clock(ms: int) -> str:
+    minutes, seconds = divmod(ms // 1000, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What probing found: duration, and the first audio stream's codec, rate and channels."""
+
+    duration_ms: int
+    codec: str
+    sample_rate: int
+    channels: int
+    container: str
+
+
+@dataclass(frozen=True)
+class ChunkRange:
+    """One chunk of a recording, in ms; `end_ms` includes any overlap with the next chunk."""
+
+    index: int
+    start_ms: int
+    end_ms: int
+
+
+@dataclass
+class PreparedAudio:
+    """A recording decoded to a 16 kHz mono WAV, with its exact duration and its silences (ms)."""
+
+    wav_path: Path
+    duration_ms: int
+    silences: list[tuple[int, int]]
+
+
+def _input(path: Path) -> list[str]:
+    """ffmpeg's options and `-i` for reading `path` safely (and a WAV in large packets)."""
+    with open(path, "rb") as file:
+        head = file.read(12)
+    is_wav = head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE"
+    return [*SAFE_INPUT, *(["-max_size", str(WAV_PACKET_BYTES)] if is_wav else []), "-i", str(path)]
+
+
+@dataclass
+class _Decoded:
+    """What one ffmpeg decode of `path` reported: exit status, samples, input header, silences, last lines."""
+
+    path: Path
+    returncode: int = 0
+    samples: int = 0
+    header: list[str] = field(default_factory=list)
+    silences: list[tuple[int, int]] = field(default_factory=list)
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+
+    @property
+    def ms(self) -> int:
+        return self.samples * 1000 // SAMPLE_RATE
+
+    def stated_duration_ms(self) -> int | None:
+        """The duration the container states, or None if it states none or only guesses."""
+        text = "\n".join(self.header)
+        match = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", text)
+        if match is None or "Estimating duration from bitrate" in text:
+            return None
+        hours, minutes, seconds = match.groups()
+        return round((int(hours) * 3600 + int(minutes) * 60 + float(seconds)) * 1000)
+
+    def invalid(self, message: str) -> InvalidAudioError:
+        """The error for users; what ffmpeg said goes to the log, for whoever investigates."""
+        log.warning("%s rejected: %s ffmpeg said:\n%s", self.path, message, "\n".join(self.tail))
+        return InvalidAudioError(message)
+
+
+def _decode(
+    path: Path,
+    sink: Callable[[bytes], object] | None = None,
+    *,
+    seconds: float | None = None,
+    detect_silence: bool = False,
+) -> _Decoded:
+    """Decode the first audio stream of `path` to 16 kHz mono s16le, passing blocks to `sink`.
+
+    Streams: ffmpeg writes to a pipe read a block at a time; its log is read by a
+    thread beside, keeping only the input header, silences and the last lines.
+    """
+    filters = [TO_16K_MONO, PIPE_FRAMES]
+    if detect_silence:
+        filters.append(f"silencedetect=noise={SILENCE_DB}dB:d={MIN_SILENCE_MS / 1000}")
+    command = [
+        ffmpeg_binary(), "-nostdin", "-hide_banner", "-nostats", *_input(path),
+        "-map", "0:a:0", *(["-t", str(seconds)] if seconds else []), "-af", ",".join(filters),
+        "-c:a", "pcm_s16le", "-f", "s16le", "pipe:1",
+    ]  # fmt: skip
+    decoded = _Decoded(path)
+    received = 0
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        log_reader = threading.Thread(target=_read_log, args=(process.stderr, decoded), daemon=True)
+        log_reader.start()
+        while block := process.stdout.read(READ_BYTES):
+            received += len(block)
+            if sink is not None:
+                sink(block)
+        log_reader.join()
+    decoded.returncode = process.returncode
+    decoded.samples = received // SAMPLE_BYTES
+    if decoded.silences and decoded.silences[-1][1] < 0:  # silent to the very end
+        decoded.silences[-1] = (decoded.silences[-1][0], decoded.ms)
+    return decoded
+
+
+SILENCE_START = re.compile(r"silence_start: (-?[\d.]+)")
+SILENCE_END = re.compile(r"silence_end: (-?[\d.]+)")
+
+
+def _read_log(stream, decoded: _Decoded) -> None:
+    in_header = True
+    for raw in stream:
+        line = raw.decode(errors="replace").rstrip()
+        decoded.tail.append(line)
+        if in_header:
+            in_header = not line.startswith(("Stream mapping:", "Output #0", "Press [q]"))
+            if in_header:
+                decoded.header.append(line)
+        if start := SILENCE_START.search(line):
+            decoded.silences.append((max(0, round(float(start.group(1)) * 1000)), -1))
+        elif (end := SILENCE_END.search(line)) and decoded.silences:
+            decoded.silences[-1] = (decoded.silences[-1][0], round(float(end.group(1)) * 1000))
+
+
+def _audio_stream_line(decoded: _Decoded) -> str | None:
+    return next((line for line in decoded.header if re.search(r"Stream #0:\d+.*: Audio: ", line)), None)
+
+
+def _check_decoded(decoded: _Decoded) -> None:
+    """Raise InvalidAudioError if ffmpeg could not open the file or found no audio in it."""
+    if not any(line.startswith("Input #0") for line in decoded.header):
+        raise decoded.invalid(NOT_AUDIO)
+    if _audio_stream_line(decoded) is None:
+        raise decoded.invalid(NO_AUDIO_TRACK)
+    if decoded.returncode != 0 and decoded.samples == 0:
+        raise decoded.invalid(NOT_AUDIO)
+
+
+def probe(path: str | Path) -> AudioInfo:
+    """Describe the audio in `path`, proving that it decodes; raise InvalidAudioError if not.
+
+    Decodes only the first seconds when the container states its duration;
+    otherwise (e.g. a browser's MediaRecorder webm) decodes it all to measure it.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise InvalidAudioError(EMPTY_FILE)
+    decoded = _decode(path, seconds=PROBE_SECONDS)
+    _check_decoded(decoded)
+    duration_ms = decoded.stated_duration_ms()
+    if decoded.samples == 0:
+        raise decoded.invalid(_undecodable_past(0) if duration_ms else EMPTY_RECORDING)
+    if duration_ms is None:
+        measured = _decode(path)
+        if measured.returncode != 0:
+            raise measured.invalid(_undecodable_past(measured.ms))
+        duration_ms = measured.ms
+    if duration_ms == 0:
+        raise decoded.invalid(EMPTY_RECORDING)
+    return AudioInfo(duration_ms=duration_ms, container=_container(decoded), **_stream_facts(decoded))
+
+
+def _container(decoded: _Decoded) -> str:
+    match = re.search(r"^Input #0, (.+?), from '", "\n".join(decoded.header), re.MULTILINE)
+    return match.group(1) if match else ""
+
+
+CHANNELS_BY_LAYOUT = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6, "octagonal": 8}
+
+
+def _stream_facts(decoded: _Decoded) -> dict:
+    line = _audio_stream_line(decoded) or ""
+    codec = re.search(r"Audio: ([\w-]+)", line)
+    rate = re.search(r", (\d+) Hz", line)
+    layout = re.search(r" Hz, ([^,]+)", line)
+    return {
+        "codec": codec.group(1) if codec else "",
+        "sample_rate": int(rate.group(1)) if rate else 0,
+        "channels": _channel_count(layout.group(1)) if layout else 0,
+    }
+
+
+def _channel_count(layout: str) -> int:
+    """Channels in an ffmpeg layout name: "mono", "5.1(side)", "3 channels", ..."""
+    if match := re.match(r"(\d+) channels", layout):
+        return int(match.group(1))
+    if match := re.match(r"(\d+)\.(\d+)", layout):
+        return int(match.group(1)) + int(match.group(2))
+    return CHANNELS_BY_LAYOUT.get(layout.split("(")[0].strip(), 0)
+
+
+def prepare(source_path: str | Path, workdir: str | Path) -> PreparedAudio:
+    """Decode `source_path` once into `workdir`/audio.wav (16 kHz mono s16), finding silences on the way.
+
+    The duration is measured from the decode, not taken from the container. The
+    WAV can be cut at exact samples, whatever the source's container. Raises
+    InvalidAudioError if the source does not decode to its end.
+    """
+    wav_path = Path(workdir) / "audio.wav"
+    with wave.open(str(wav_path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(SAMPLE_BYTES)
+        wav.setframerate(SAMPLE_RATE)
+        decoded = _decode(Path(source_path), wav.writeframesraw, detect_silence=True)
+    _check_decoded(decoded)
+    stated_ms = decoded.stated_duration_ms()
+    if decoded.returncode != 0 or (stated_ms is not None and decoded.ms < stated_ms - TRUNCATION_TOLERANCE_MS):
+        raise decoded.invalid(_undecodable_past(decoded.ms))
+    if decoded.samples == 0:
+        raise decoded.invalid(EMPTY_RECORDING)
+    return PreparedAudio(wav_path=wav_path, duration_ms=decoded.ms, silences=decoded.silences)
+
+
+def plan_chunks(
+    duration_ms: int,
+    silences: list[tuple[int, int]],
+    chunk_ms: int,
+    *,
+    overlap_ms: int = 2000,
+    search_window_ms: int = 30_000,
+) -> list[ChunkRange]:
+    """Cut a recording of `duration_ms` into chunks of at most `chunk_ms`, deterministically.
+
+    `chunk_ms` is capped at MAX_CHUNK_MS, so every chunk's FLAC stays under
+    MAX_CHUNK_BYTES whatever the audio. Each cut goes in the middle of the latest
+    silence found in the `search_window_ms` before the boundary. Where that
+    window holds no silence the cut falls at the boundary and the next chunk
+    starts `overlap_ms` earlier, so a word cut there is whole in one of the two.
+    """
+    chunk_ms = min(chunk_ms, MAX_CHUNK_MS)
+    if duration_ms <= 0:
+        raise ValueError(f"duration_ms must be positive, not {duration_ms}")
+    if not 0 <= overlap_ms < chunk_ms // 2:
+        raise ValueError(f"overlap_ms must be between 0 and half of chunk_ms, not {overlap_ms}")
+    # At most half a chunk, so that every cut moves forward.
+    window_ms = min(search_window_ms, chunk_ms // 2)
+    ranges: list[ChunkRange] = []
+    start = 0
+    while duration_ms - start > chunk_ms:
+        boundary = start + chunk_ms
+        cut = _latest_silence_middle(silences, boundary - window_ms, boundary)
+        if cut is None:
+            ranges.append(ChunkRange(len(ranges), start, boundary))
+            start = boundary - overlap_ms
+        else:
+            ranges.append(ChunkRange(len(ranges), start, cut))
+            start = cut
+    ranges.append(ChunkRange(len(ranges), start, duration_ms))
+    return ranges
+
+
+def _latest_silence_middle(silences: list[tuple[int, int]], lo: int, hi: int) -> int | None:
+    """The middle of the part inside [lo, hi] of the latest silence reaching into it, if any."""
+    middle = None
+    for silence_start, silence_end in silences:
+        inside_start, inside_end = max(silence_start, lo), min(silence_end, hi)
+        if inside_start < inside_end:
+            middle = (inside_start + inside_end) // 2
+    return middle
+
+
+def export_chunk(audio_path: str | Path, chunk: ChunkRange, dest_path: str | Path) -> Path:
+    """Encode `chunk` of `audio_path` (the prepared WAV, or the source) as 16 kHz mono FLAC at `dest_path`.
+
+    Cut at exact samples. Written under a temporary name and renamed, so
+    `dest_path` never holds half a chunk. Raises RuntimeError if ffmpeg fails.
+    """
+    dest_path = Path(dest_path)
+    partial = dest_path.with_name(dest_path.name + ".part")
+    command = [
+        ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-ss", f"{chunk.start_ms / 1000:.3f}", "-t", f"{(chunk.end_ms - chunk.start_ms) / 1000:.3f}",
+        *_input(Path(audio_path)), "-map", "0:a:0", "-af", TO_16K_MONO, *FLAC, "-y", str(partial),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True)
+    if result.returncode != 0:
+        partial.unlink(missing_ok=True)
+        error = result.stderr.decode(errors="replace").strip()[-2000:]
+        raise RuntimeError(f"ffmpeg could not export chunk {chunk.index} of {audio_path}: {error}")
+    os.replace(partial, dest_path)
+    return dest_path
+
+
+def export_chunks(
+    prepared: PreparedAudio, ranges: list[ChunkRange], dest_dir: str | Path, *, workers: int | None = None
+) -> Iterator[tuple[ChunkRange, Path]]:
+    """Export every range of `prepared` into `dest_dir` as chunk-NNNN.flac, `workers` ffmpeg at a time.
+
+    Yields each (range, path) as soon as its file is written, so not necessarily
+    in order. `workers` defaults to the number of usable CPU cores.
+    """
+    workers = workers or _usable_cores()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            pool.submit(export_chunk, prepared.wav_path, chunk, Path(dest_dir) / f"chunk-{chunk.index:04d}.flac"): chunk
+            for chunk in ranges
+        }
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            # A consumer that stops early (or an export that failed) cancels the exports not started.
+            pool.shutdown(cancel_futures=True)
+
+
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
