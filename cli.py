@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from celery.exceptions import TimeoutError as CeleryTimeout
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from kombu.utils.url import maybe_sanitize_url
 
 from extensions import db
@@ -21,6 +22,7 @@ def register(app: Flask) -> None:
 @click.option("--async", "through_broker", is_flag=True,
               help="Send the health check through the broker to a worker instead of running it here.")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a worker's answer.")
+@with_appcontext
 def celery_test(through_broker: bool, timeout: float) -> None:
     """Run the health check task and say whether Celery works."""
     from tasks.health import health_check_task
@@ -56,6 +58,7 @@ def celery_test(through_broker: bool, timeout: float) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create the database tables (create_app also does this on first start)."""
     db.create_all()

@@ -58,7 +58,10 @@ def test_env(redis_server, runtime_dir, fake_openai_server) -> dict[str, str]:
         "RECOVERY_INTERVAL_SECONDS": "1",
         "PIPELINE_POLL_SECONDS": "0.2",
     }
-    os.environ.update(env)
+    # Celery reads CELERY_BROKER_URL / CELERY_RESULT_BACKEND from the environment
+    # before its own config; keep them out of this process so each app's own
+    # config decides (workers get them through their env).
+    os.environ.update({key: value for key, value in env.items() if not key.startswith("CELERY_")})
     return env
 
 
@@ -128,7 +131,9 @@ def app_with_broker(app):
             "TESTING": True, "CELERY_BROKER_URL": broker_url, "CELERY_RESULT_BACKEND": broker_url})
 
     yield make
-    app.extensions["celery"].set_default()  # the shared tasks resolve to the session's app again
+    # Shared tasks resolve through Celery's current app: make it the session's again.
+    app.extensions["celery"].set_current()
+    app.extensions["celery"].set_default()
 
 
 @pytest.fixture()
