@@ -37,6 +37,9 @@ def create_app(config: dict | None = None) -> Flask:
     from tasks.celery_app import celery_init_app
 
     celery_init_app(app)
+    import tasks.rq
+
+    tasks.rq.init_app(app)
     import tasks.pipeline  # noqa: F401  (registers the tasks on the Celery app)
     import tasks.health  # noqa: F401
     import tasks.recovery  # noqa: F401

@@ -55,6 +55,10 @@ class Config:
     CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
     CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 7200)
     CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 7500)
+    # Job data of the RQ-compatible API (tasks.rq); None means the result backend's Redis.
+    RQ_REDIS_URL = env_str("RQ_REDIS_URL") or None
+    # How often each worker moves due scheduled jobs to their queue.
+    RQ_SCHEDULER_INTERVAL = env_float("RQ_SCHEDULER_INTERVAL", 1.0)
 
     OPENAI_API_KEY = env_str("OPENAI_API_KEY")
     OPENAI_BASE_URL = env_str("OPENAI_BASE_URL") or None

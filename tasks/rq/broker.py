@@ -1,0 +1,70 @@
+"""Handing jobs to Celery: one task message per job, on the Celery queue named like the job's queue.
+
+Every job is sent as the one generic task `run_job`, with the task id equal to
+the job id and `shadow` set to the job's function name, so `celery inspect
+active`, the worker log and Flower show the function rather than `run_job`.
+The message carries the job's args and kwargs too (for those same views); the
+worker runs the job from its Redis hash, which is the one source of truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+from typing import TYPE_CHECKING
+
+from celery import current_app as current_celery_app
+
+from .timeouts import celery_time_limits
+
+if TYPE_CHECKING:
+    from celery import Celery
+    from kombu import Producer
+
+    from .job import Job
+
+RUN_JOB_TASK = "tasks.rq.run_job"
+# The message header carrying the job's attempt number (see scripts.py).
+ATTEMPT_HEADER = "rq_attempt"
+
+# Queues this process has declared to the broker already. Declaring costs as much
+# as publishing; Celery's queues are durable, so once per process is enough.
+_declared_queues: set[str] = set()
+
+
+def publish(jobs: Sequence[Job]) -> None:
+    """Send these queued jobs to Celery; several go out in one broker write where the transport can batch."""
+    if not jobs:
+        return
+    app = current_celery_app._get_current_object()
+    with app.producer_or_acquire() as producer:
+        # Redis: one pipelined LPUSH round trip for the whole batch (kombu's Producer.batch).
+        with producer.batch() if len(jobs) > 1 else nullcontext():
+            for job in jobs:
+                _send(app, producer, job)
+
+
+def _send(app: Celery, producer: Producer, job: Job) -> None:
+    soft_limit, hard_limit = celery_time_limits(job.timeout)
+    parent = app.current_worker_task
+    message = app.amqp.create_task_message(
+        job.id, RUN_JOB_TASK, job.args, job.kwargs,
+        expires=job.ttl,
+        time_limit=hard_limit,
+        soft_time_limit=soft_limit,
+        create_sent_event=app.conf.task_send_sent_event,
+        root_id=parent and (parent.request.root_id or parent.request.id),
+        parent_id=parent and parent.request.id,
+        shadow=job.func_name,
+        ignore_result=True,
+    )
+    options = {}
+    if job.ttl is not None:
+        # AMQP brokers drop the message themselves once the job's ttl has passed.
+        options["expiration"] = job.ttl
+    if job.origin in _declared_queues:
+        options["declare"] = []
+    app.amqp.send_task_message(
+        producer, RUN_JOB_TASK, message, queue=job.origin, headers={ATTEMPT_HEADER: job.attempt}, **options
+    )
+    _declared_queues.add(job.origin)
