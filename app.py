@@ -40,10 +40,9 @@ def create_app(config: dict | None = None) -> Flask:
     import tasks.rq
 
     tasks.rq.init_app(app)
-    import tasks.pipeline  # noqa: F401  (registers the tasks on the Celery app)
     import tasks.health  # noqa: F401
+    import tasks.pipeline  # noqa: F401  (registers the tasks on the Celery app)
     import tasks.recovery  # noqa: F401
-
     from blueprints import health, transcriptions, uploads
 
     app.register_blueprint(health.bp)

@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from kombu.utils.url import maybe_sanitize_url
 
 from extensions import db
+from tasks.celery_app import ensure_broker_reachable
 
 WORKER_COMMAND = "celery -A wsgi.celery_app worker -Q transcription,celery --loglevel INFO"
 
@@ -37,8 +38,7 @@ def celery_test(through_broker: bool, timeout: float) -> None:
     celery_app = current_app.extensions["celery"]
     broker = maybe_sanitize_url(celery_app.conf.broker_url)
     try:
-        with celery_app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=min(timeout, 5))
+        ensure_broker_reachable(celery_app, timeout=min(timeout, 5))
     except Exception as exc:
         raise click.ClickException(
             f"Cannot reach the broker at {broker} ({exc.__class__.__name__}: {exc}). "

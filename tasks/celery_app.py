@@ -47,6 +47,16 @@ def celery_settings(config: dict) -> dict:
     }
 
 
+def ensure_broker_reachable(celery_app: Celery, timeout: float = 3.0) -> None:
+    """Raise kombu's OperationalError at once if the broker does not answer.
+
+    Sending a task first subscribes to its result in the result backend, which
+    retries for 20 s before it gives up; this check fails in milliseconds.
+    """
+    with celery_app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=timeout)
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app bound to `app`; tasks run in its app context."""
 

@@ -34,9 +34,10 @@ from models import (
 from tasks import chunk_claims
 from tasks.heartbeat import Heartbeat
 from transcription.audio import ChunkRange, InvalidAudioError, export_chunk, plan_chunks, prepare
-from transcription.formats import format_clock
 from transcription.engines import PermanentEngineError, build_engine
+from transcription.formats import format_clock
 from transcription.prompts import build_prompt
+from transcription.seams import merge_chunk_texts
 from transcription.service import ChunkFailed, RetryPolicy, transcribe_with_retries
 
 log = logging.getLogger(__name__)
@@ -295,6 +296,4 @@ def _finalize_if_complete(transcription_id: int) -> bool:
 
 def assemble_text(chunks: list[TranscriptChunk]) -> str:
     """The chunks' texts in order, with words repeated across overlapping seams removed."""
-    from transcription.seams import merge_chunk_texts
-
     return merge_chunk_texts([(ChunkRange(c.index, c.start_ms, c.end_ms), c.text or "") for c in chunks])

@@ -52,7 +52,7 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "RedisServer":
+    def start(self, timeout: float = 10.0) -> RedisServer:
         args = [
             redis_server_binary(),
             "--port", str(self.port),
@@ -97,12 +97,12 @@ class RedisServer:
                 self.process.wait()
         self.process = None
 
-    def restart(self, timeout: float = 10.0) -> "RedisServer":
+    def restart(self, timeout: float = 10.0) -> RedisServer:
         """Stop and start again on the same port (what a Redis restart looks like to clients)."""
         self.stop()
         return self.start(timeout)
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -6,12 +6,12 @@ import logging
 
 from flask import current_app
 from kombu.exceptions import OperationalError
-
 from sqlalchemy import update
 
 from extensions import db
 from models import ChunkStatus, SessionAudio, TranscriptChunk, Transcription, TranscriptionStatus, utcnow
 from tasks import chunk_claims
+from tasks.celery_app import ensure_broker_reachable
 from tasks.pipeline import new_transcription, process_session_audio_task
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class TranscriptionService:
     def enqueue(self, transcription: Transcription):
         """Queue the pipeline for `transcription`; raises BrokerUnavailable if the broker is down."""
         try:
+            ensure_broker_reachable(current_app.extensions["celery"])
             result = process_session_audio_task.apply_async(
                 args=[transcription.session_audio_id],
                 kwargs={"transcription_id": transcription.id},
@@ -57,7 +58,7 @@ class TranscriptionService:
     def retry(self, transcription: Transcription):
         """Resume a failed or canceled transcription: finished chunks are kept, the rest sent again."""
         if transcription.status not in (TranscriptionStatus.FAILED, TranscriptionStatus.CANCELED):
-            raise ValueError(f"Only a failed or canceled transcription can be retried, not a {transcription.status} one.")
+            raise ValueError(f"Only a failed or canceled transcription can be retried, not a {transcription.status}.")
         db.session.execute(
             update(TranscriptChunk)
             .where(TranscriptChunk.transcription_id == transcription.id, TranscriptChunk.status != ChunkStatus.DONE)

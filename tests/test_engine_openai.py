@@ -2,9 +2,9 @@
 
 import pytest
 
+from tests.support.dtmf import words_text
 from transcription.engines import OpenAIEngine, PermanentEngineError, TransientEngineError
 from transcription.service import ChunkFailed, RetryPolicy, transcribe_with_retries
-from tests.support.dtmf import words_text
 
 API_KEY = "sk-test-not-a-real-key"
 

@@ -24,13 +24,14 @@ def sequential(app, monkeypatch):
 
 @pytest.fixture()
 def short_chunks(app, monkeypatch):
-    """30-second chunks, so fault tests run on a 90-second recording with 3 chunks."""
+    """30-second chunks, so fault tests run on an 80-second recording with 3 chunks."""
     monkeypatch.setitem(app.config, "CHUNK_SECONDS", 30)
 
 
 def test_thirty_minutes_become_one_transcript_from_three_chunks_in_order(
         app, client, worker, fake_openai, make_recording, sequential):
-    path, words = make_recording(30 * 60, seed=30)
+    # "30 minutes" as recordings are: a little under, so three chunks of at most 10 minutes can hold it
+    path, words = make_recording(29 * 60 + 40, seed=30)
     response = upload(client, path, filename="team session.mp3", notes=NOTES, previous=PREVIOUS_SESSION)
     transcription_id = transcription_id_from(response)
 
@@ -62,7 +63,7 @@ def test_thirty_minutes_become_one_transcript_from_three_chunks_in_order(
 def test_progress_fragment_polls_until_the_end_then_answers_286(app, client, worker, fake_openai, make_recording,
                                                                 short_chunks):
     fake_openai.delay_seconds = 1.0
-    path, _ = make_recording(90, seed=4)
+    path, _ = make_recording(80, seed=4)
     transcription_id = transcription_id_from(upload(client, path))
     running = client.get(f"/transcriptions/{transcription_id}/progress")
     assert running.status_code == 200
@@ -76,7 +77,7 @@ def test_progress_fragment_polls_until_the_end_then_answers_286(app, client, wor
 @pytest.mark.parametrize("status", [429, 500])
 def test_rate_limit_and_server_error_are_recovered_by_retry(app, client, worker, fake_openai, make_recording,
                                                             short_chunks, sequential, status):
-    path, words = make_recording(90, seed=5)
+    path, words = make_recording(80, seed=5)
     fake_openai.fail(status, match=lambda request: request.number == 2)
     transcription_id = transcription_id_from(upload(client, path))
     transcription = wait_for_status(app, transcription_id)
@@ -88,7 +89,7 @@ def test_rate_limit_and_server_error_are_recovered_by_retry(app, client, worker,
 
 def test_a_400_fails_fast_with_a_clear_message(app, client, worker, fake_openai, make_recording, short_chunks,
                                                sequential):
-    path, _ = make_recording(90, seed=6)
+    path, _ = make_recording(80, seed=6)
     fake_openai.fail(400, message="Audio file might be corrupted or unsupported",
                      match=lambda request: request.number == 2)
     transcription_id = transcription_id_from(upload(client, path))
@@ -106,7 +107,7 @@ def test_a_400_fails_fast_with_a_clear_message(app, client, worker, fake_openai,
 
 def test_retry_after_a_failure_never_requests_a_saved_chunk_again(app, client, worker, fake_openai, make_recording,
                                                                   short_chunks, sequential):
-    path, words = make_recording(90, seed=7)
+    path, words = make_recording(80, seed=7)
     fake_openai.fail(400, match=lambda request: request.number == 2)
     transcription_id = transcription_id_from(upload(client, path))
     assert wait_for_status(app, transcription_id).status == "failed"
@@ -125,7 +126,7 @@ def test_retry_after_a_failure_never_requests_a_saved_chunk_again(app, client, w
 
 def test_parallel_mode_prompts_every_chunk_with_the_notes_and_previous_session(
         app, client, worker, fake_openai, make_recording, short_chunks):
-    path, words = make_recording(90, seed=8)
+    path, words = make_recording(80, seed=8)
     transcription_id = transcription_id_from(upload(client, path, notes=NOTES, previous=PREVIOUS_SESSION))
     transcription = wait_for_status(app, transcription_id)
     assert transcription.status == "finished", transcription.error

@@ -38,3 +38,7 @@ def test_non_latin_text_is_counted_conservatively():
 
 def test_empty_inputs_give_an_empty_prompt():
     assert build_prompt("", "") == ""
+
+
+def test_labels_are_not_terms():
+    assert extract_terms("Attendees: Alice. Topics: Kubernetes") == ["Alice", "Kubernetes"]

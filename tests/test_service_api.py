@@ -1,12 +1,13 @@
 """The service API existing callers use, and the Celery task's own handle."""
 
+import logging
 import uuid
 
 import pytest
 
 from extensions import db, get_storage
 from models import SessionAudio
-from tasks.pipeline import process_session_audio_task
+from tasks.pipeline import new_transcription, process_session_audio_task
 from tasks.service import TranscriptionService
 from tests.support.dtmf import words_text
 from transcription.audio import probe
@@ -41,6 +42,7 @@ def test_async_returns_a_handle_with_id_ready_and_get(app, worker, fake_openai, 
 
 
 def test_use_celery_false_runs_here_and_says_so(app, fake_openai, session_audio, caplog):
+    caplog.set_level(logging.INFO)
     session_audio_id, words = session_audio
     with app.app_context():
         handle = TranscriptionService().process_session_audio_async(
@@ -51,6 +53,7 @@ def test_use_celery_false_runs_here_and_says_so(app, fake_openai, session_audio,
 
 def test_unreachable_broker_falls_back_to_running_here(app_with_broker, dead_broker_url, fake_openai, session_audio,
                                                       caplog):
+    caplog.set_level(logging.INFO)
     session_audio_id, words = session_audio
     with app_with_broker(dead_broker_url).app_context():
         handle = TranscriptionService().process_session_audio_async(
@@ -73,6 +76,8 @@ def test_task_delay_gives_state_and_info(app, worker, fake_openai, session_audio
 def test_running_the_task_again_sends_no_chunk_twice(app, worker, fake_openai, session_audio):
     session_audio_id, words = session_audio
     with app.app_context():
+        new_transcription(db.session.get(SessionAudio, session_audio_id), app.config)  # 30-second chunks
+        db.session.commit()
         first = process_session_audio_task.delay(session_audio_id).get(timeout=60)
         again = process_session_audio_task.delay(session_audio_id).get(timeout=60)
     assert first["text"] == again["text"] == words_text(words)

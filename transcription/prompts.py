@@ -55,8 +55,10 @@ def extract_terms(session_notes: str) -> list[str]:
 
     for quoted in _QUOTED.findall(session_notes):
         add(quoted.strip())
-    for word in _WORD.findall(session_notes):
-        word = word.rstrip(".")
+    for match in _WORD.finditer(session_notes):
+        if session_notes[match.end():match.end() + 1] == ":":
+            continue  # a label such as "Attendees:", not a term
+        word = match.group().rstrip(".")
         if word[:1].isupper() or any(ch.isdigit() for ch in word) or any(ch.isupper() for ch in word[1:]):
             add(word)
     return terms

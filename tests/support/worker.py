@@ -35,7 +35,7 @@ class CeleryProcess:
         self.process: subprocess.Popen | None = None
         self._log_offset = 0
 
-    def start(self, timeout: float = 60.0) -> "CeleryProcess":
+    def start(self, timeout: float = 60.0) -> CeleryProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
