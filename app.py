@@ -43,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     import tasks.health  # noqa: F401
     import tasks.pipeline  # noqa: F401  (registers the tasks on the Celery app)
     import tasks.recovery  # noqa: F401
+    import tasks.shutdown  # noqa: F401  (warm-shutdown signal handlers)
     from blueprints import health, transcriptions, uploads
 
     app.register_blueprint(health.bp)

@@ -31,6 +31,9 @@ def celery_settings(config: dict) -> dict:
         "task_routes": {"tasks.pipeline.*": {"queue": TRANSCRIPTION_QUEUE}},
         "task_acks_late": True,
         "worker_prefetch_multiplier": 1,
+        # Keep running tasks through a broker connection loss: progress lives in
+        # the database, and a cancelled lane would only waste an API answer.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_track_started": True,
         "task_soft_time_limit": int(config["CELERY_TASK_SOFT_TIME_LIMIT"]),
         "task_time_limit": hard_limit,

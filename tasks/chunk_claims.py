@@ -76,6 +76,17 @@ def release_chunk(chunk_id: int, lease: str) -> None:
     db.session.commit()
 
 
+def reopen_unfinished_chunks(transcription_id: int, *, failed_only: bool = False) -> None:
+    """Make failed chunks (and with failed_only=False every unfinished one) pending again, attempts reset."""
+    statuses = [ChunkStatus.FAILED] if failed_only else [ChunkStatus.FAILED, ChunkStatus.RUNNING, ChunkStatus.PENDING]
+    db.session.execute(
+        update(TranscriptChunk)
+        .where(TranscriptChunk.transcription_id == transcription_id, TranscriptChunk.status.in_(statuses))
+        .values(status=ChunkStatus.PENDING, attempts=0, error="", lease="", heartbeat_at=None)
+    )
+    db.session.commit()
+
+
 def fail_chunk(chunk_id: int, error: str) -> None:
     db.session.execute(
         update(TranscriptChunk)

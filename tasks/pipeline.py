@@ -1,11 +1,9 @@
 """The transcription pipeline on Celery.
 
-`process_session_audio_task` plans a recording into chunks and then works as one
-"lane": it claims chunks from the database, cuts each from the working copy,
-sends it to the engine and saves the answer at once. With concurrency N it also
-enqueues N-1 helper lanes (`transcribe_chunks_task`) that do the same from any
-worker process or host. Whoever finds every chunk done assembles the transcript.
-Running the task again resumes: saved chunks are never sent again.
+`process_session_audio_task` plans a recording into chunks, starts helper lanes
+(`transcribe_chunks_task`) so that up to `concurrency` chunks are in flight, and
+works as a lane itself until every chunk is done (see tasks/lanes.py). Running
+it again resumes: chunks whose text is saved are never sent again.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from celery import shared_task
@@ -22,29 +19,14 @@ from flask import current_app
 from kombu.exceptions import OperationalError
 
 from extensions import db, get_storage
-from models import (
-    ChunkStatus,
-    PromptMode,
-    SessionAudio,
-    TranscriptChunk,
-    Transcription,
-    TranscriptionStatus,
-    utcnow,
-)
+from models import ChunkStatus, PromptMode, SessionAudio, TranscriptChunk, Transcription, TranscriptionStatus, utcnow
 from tasks import chunk_claims
 from tasks.heartbeat import Heartbeat
-from transcription.audio import ChunkRange, InvalidAudioError, export_chunk, plan_chunks, prepare
-from transcription.engines import PermanentEngineError, build_engine
-from transcription.formats import format_clock
-from transcription.prompts import build_prompt
-from transcription.seams import merge_chunk_texts
-from transcription.service import ChunkFailed, RetryPolicy, transcribe_with_retries
+from tasks.lanes import WorkerShuttingDown, fail_for_time_limit, fail_transcription, finalize_if_complete, run_lane
+from tasks.shutdown import shutdown_requested
+from transcription.audio import InvalidAudioError, plan_chunks, prepare
 
 log = logging.getLogger(__name__)
-
-
-class LaneStopped(Exception):
-    """The transcription stopped running (canceled or failed elsewhere) mid-chunk."""
 
 
 @shared_task(name="tasks.pipeline.process_session_audio_task", bind=True)
@@ -62,8 +44,41 @@ def transcribe_chunks_task(transcription_id: int) -> int:
     try:
         return run_lane(transcription_id)
     except SoftTimeLimitExceeded:
-        _fail_for_time_limit(transcription_id)
-        return 0
+        fail_for_time_limit(transcription_id)
+    except WorkerShuttingDown:
+        pass  # the pipeline task (or recovery) carries on elsewhere
+    return 0
+
+
+def enqueue_transcription(transcription: Transcription):
+    """Send the pipeline for `transcription` to the transcription queue; returns the job handle.
+
+    Raises kombu's OperationalError when the broker cannot be reached.
+    """
+    result = process_session_audio_task.apply_async(
+        args=[transcription.session_audio_id], kwargs={"transcription_id": transcription.id}, retry=False,
+    )
+    transcription.job_id = result.id
+    db.session.commit()
+    return result
+
+
+def new_transcription(session_audio: SessionAudio, config) -> Transcription:
+    """A queued transcription with the settings in force now, recorded so every worker obeys them."""
+    mode = config["TRANSCRIPTION_PROMPT_MODE"]
+    if mode not in PromptMode.ALL:
+        raise ValueError(f"TRANSCRIPTION_PROMPT_MODE must be one of {', '.join(PromptMode.ALL)}, got {mode!r}")
+    transcription = Transcription(
+        session_audio=session_audio,
+        status=TranscriptionStatus.QUEUED,
+        engine="openai",
+        model=config["TRANSCRIPTION_MODEL"],
+        chunk_seconds=int(config["CHUNK_SECONDS"]),
+        prompt_mode=mode,
+        concurrency=1 if mode == PromptMode.SEQUENTIAL else max(1, int(config["TRANSCRIPTION_CONCURRENCY"])),
+    )
+    db.session.add(transcription)
+    return transcription
 
 
 def _resolve_transcription(session_audio_id: int, transcription_id: int | None,
@@ -85,28 +100,11 @@ def _resolve_transcription(session_audio_id: int, transcription_id: int | None,
     return transcription
 
 
-def new_transcription(session_audio: SessionAudio, config) -> Transcription:
-    """A queued transcription with the settings in force now, recorded so every worker obeys them."""
-    mode = config["TRANSCRIPTION_PROMPT_MODE"]
-    if mode not in PromptMode.ALL:
-        raise ValueError(f"TRANSCRIPTION_PROMPT_MODE must be one of {', '.join(PromptMode.ALL)}, got {mode!r}")
-    transcription = Transcription(
-        session_audio=session_audio,
-        status=TranscriptionStatus.QUEUED,
-        engine="openai",
-        model=config["TRANSCRIPTION_MODEL"],
-        chunk_seconds=int(config["CHUNK_SECONDS"]),
-        prompt_mode=mode,
-        concurrency=1 if mode == PromptMode.SEQUENTIAL else max(1, int(config["TRANSCRIPTION_CONCURRENCY"])),
-    )
-    db.session.add(transcription)
-    return transcription
-
-
 def run_pipeline(transcription_id: int, helper_lanes: bool = True) -> dict:
     transcription = db.session.get(Transcription, transcription_id)
     if transcription.status in (TranscriptionStatus.FINISHED, TranscriptionStatus.CANCELED):
         return summary(transcription)
+    chunk_claims.reopen_unfinished_chunks(transcription_id, failed_only=True)
     transcription.status = TranscriptionStatus.RUNNING
     transcription.error = ""
     transcription.finished_at = None
@@ -117,16 +115,16 @@ def run_pipeline(transcription_id: int, helper_lanes: bool = True) -> dict:
         with Heartbeat(db.engine, transcription_id, None, config["HEARTBEAT_SECONDS"]):
             if not transcription.chunks:
                 _plan(transcription)
-            _prepare_working_copy(transcription.session_audio, transcription.chunks)
+            _ensure_working_copy(transcription.session_audio, transcription.chunks)
             if helper_lanes:
                 _start_helper_lanes(transcription)
             _work_until_done(transcription_id, float(config["PIPELINE_POLL_SECONDS"]))
     except SoftTimeLimitExceeded:
-        _fail_for_time_limit(transcription_id)
+        fail_for_time_limit(transcription_id)
     except InvalidAudioError as exc:
-        chunk_claims.set_transcription_status(transcription_id, TranscriptionStatus.FAILED,
-                                              expected=TranscriptionStatus.ACTIVE,
-                                              error=str(exc), finished_at=utcnow())
+        fail_transcription(transcription_id, str(exc))
+    except WorkerShuttingDown:
+        _hand_over(transcription_id)
     db.session.expire_all()
     return summary(db.session.get(Transcription, transcription_id))
 
@@ -135,12 +133,24 @@ def _work_until_done(transcription_id: int, poll_seconds: float) -> None:
     """Be a lane; when nothing is left to take, wait for the other lanes and take over any that die."""
     while True:
         run_lane(transcription_id)
-        if not chunk_claims.transcription_is_running(transcription_id):
+        if finalize_if_complete(transcription_id):
             return
-        if _finalize_if_complete(transcription_id):
-            return
+        if shutdown_requested():
+            raise WorkerShuttingDown()
         # Chunks are in other lanes' hands; their heartbeats tell whether they live.
         time.sleep(poll_seconds)
+
+
+def _hand_over(transcription_id: int) -> None:
+    """The worker is shutting down: queue the transcription again for another worker."""
+    if not chunk_claims.set_transcription_status(transcription_id, TranscriptionStatus.QUEUED,
+                                                 expected=(TranscriptionStatus.RUNNING,)):
+        return
+    try:
+        enqueue_transcription(db.session.get(Transcription, transcription_id))
+        log.info("transcription %s handed back to the queue: this worker is shutting down", transcription_id)
+    except OperationalError:
+        log.warning("transcription %s: broker unreachable at shutdown; recovery will queue it", transcription_id)
 
 
 def summary(transcription: Transcription) -> dict:
@@ -172,8 +182,8 @@ def _plan(transcription: Transcription) -> None:
     log.info("transcription %s planned as %d chunks", transcription.id, len(ranges))
 
 
-def _prepare_working_copy(session_audio: SessionAudio, chunks: list[TranscriptChunk]) -> None:
-    """Recreate the working copy if it is gone (e.g. removed after a failure) and chunks remain."""
+def _ensure_working_copy(session_audio: SessionAudio, chunks: list[TranscriptChunk]) -> None:
+    """Recreate the working copy if it is gone (removed after an earlier run) and chunks remain."""
     storage = get_storage()
     if storage.exists(session_audio.work_key) or all(c.status == ChunkStatus.DONE for c in chunks):
         return
@@ -189,111 +199,3 @@ def _start_helper_lanes(transcription: Transcription) -> None:
             transcribe_chunks_task.apply_async(args=[transcription.id], retry=False)
     except OperationalError:
         log.warning("transcription %s: broker unreachable, continuing with one lane", transcription.id)
-
-
-def run_lane(transcription_id: int) -> int:
-    """Claim and transcribe chunks until none is claimable; return how many this lane did."""
-    config = current_app.config
-    lease = uuid.uuid4().hex
-    done = 0
-    while chunk_claims.transcription_is_running(transcription_id):
-        chunk = chunk_claims.claim_next_chunk(transcription_id, lease, config["STALE_AFTER_SECONDS"])
-        if chunk is None:
-            break
-        try:
-            _transcribe_chunk(chunk, lease)
-        except (SoftTimeLimitExceeded, LaneStopped):
-            chunk_claims.release_chunk(chunk.id, lease)
-            raise
-        done += 1
-    _finalize_if_complete(transcription_id)
-    return done
-
-
-def _transcribe_chunk(chunk: TranscriptChunk, lease: str) -> None:
-    config = current_app.config
-    transcription = chunk.transcription
-    session_audio = transcription.session_audio
-    policy = RetryPolicy(config["TRANSCRIPTION_MAX_ATTEMPTS"], config["TRANSCRIPTION_RETRY_DELAY_SECONDS"])
-    prompt = _prompt_for(chunk)
-
-    def before_attempt(attempt: int) -> None:
-        if not chunk_claims.transcription_is_running(transcription.id):
-            raise LaneStopped()
-        chunk_claims.record_attempt(chunk.id, attempt)
-
-    with Heartbeat(db.engine, transcription.id, chunk.id, config["HEARTBEAT_SECONDS"]), \
-            tempfile.TemporaryDirectory(prefix="chunk-") as workdir:
-        audio_path = Path(workdir) / f"chunk-{chunk.index:04d}.flac"
-        chunk_range = ChunkRange(chunk.index, chunk.start_ms, chunk.end_ms)
-        export_chunk(get_storage().local_path(session_audio.work_key), chunk_range, audio_path)
-        try:
-            engine = build_engine(transcription.engine, transcription.model, config)
-            answer = transcribe_with_retries(engine, str(audio_path), prompt, policy,
-                                             attempts_made=chunk.attempts, before_attempt=before_attempt)
-        except (ChunkFailed, PermanentEngineError) as exc:
-            _fail_transcription_at(chunk, str(exc))
-            return
-    chunk_claims.save_answer(chunk, answer)
-    log.info("transcription %s: chunk %d of %d saved", transcription.id, chunk.index + 1,
-             transcription.chunk_count)
-
-
-def _prompt_for(chunk: TranscriptChunk) -> str:
-    transcription = chunk.transcription
-    session_audio = transcription.session_audio
-    previous_text = session_audio.previous_transcript or ""
-    if transcription.prompt_mode == PromptMode.SEQUENTIAL and chunk.index > 0:
-        previous = db.session.scalar(
-            db.select(TranscriptChunk.text).where(
-                TranscriptChunk.transcription_id == transcription.id,
-                TranscriptChunk.index == chunk.index - 1,
-            )
-        )
-        previous_text = previous or previous_text
-    return build_prompt(previous_text, session_audio.session_notes or "")
-
-
-def _fail_transcription_at(chunk: TranscriptChunk, reason: str) -> None:
-    transcription = chunk.transcription
-    message = (f"Chunk {chunk.index + 1} of {transcription.chunk_count} "
-               f"({format_clock(chunk.start_ms)}–{format_clock(chunk.end_ms)}) failed: {reason}")
-    chunk_claims.fail_chunk(chunk.id, reason)
-    chunk_claims.set_transcription_status(transcription.id, TranscriptionStatus.FAILED,
-                                          expected=TranscriptionStatus.ACTIVE, error=message, finished_at=utcnow())
-    log.warning("transcription %s failed: %s", transcription.id, message)
-
-
-def _fail_for_time_limit(transcription_id: int) -> None:
-    limit = current_app.config["CELERY_TASK_SOFT_TIME_LIMIT"]
-    message = (f"Stopped at the time limit of {limit} seconds. The chunks finished so far are kept; "
-               "press Retry to continue from where it stopped.")
-    chunk_claims.set_transcription_status(transcription_id, TranscriptionStatus.FAILED,
-                                          expected=TranscriptionStatus.ACTIVE, error=message, finished_at=utcnow())
-
-
-def _finalize_if_complete(transcription_id: int) -> bool:
-    """Assemble the transcript if every chunk is done. True if the transcription has ended."""
-    counts = chunk_claims.chunk_status_counts(transcription_id)
-    total = sum(counts.values())
-    if total == 0 or counts.get(ChunkStatus.DONE, 0) < total:
-        return not chunk_claims.transcription_is_running(transcription_id)
-    chunks = db.session.scalars(
-        db.select(TranscriptChunk).where(TranscriptChunk.transcription_id == transcription_id)
-        .order_by(TranscriptChunk.index)
-    ).all()
-    text = assemble_text(chunks)
-    moved = chunk_claims.set_transcription_status(
-        transcription_id, TranscriptionStatus.FINISHED, expected=(TranscriptionStatus.RUNNING,),
-        text=text, finished_at=utcnow(),
-    )
-    if moved:
-        transcription = db.session.get(Transcription, transcription_id)
-        get_storage().delete(transcription.session_audio.work_key)
-        log.info("transcription %s finished", transcription_id)
-    return True
-
-
-def assemble_text(chunks: list[TranscriptChunk]) -> str:
-    """The chunks' texts in order, with words repeated across overlapping seams removed."""
-    return merge_chunk_texts([(ChunkRange(c.index, c.start_ms, c.end_ms), c.text or "") for c in chunks])

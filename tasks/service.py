@@ -6,13 +6,12 @@ import logging
 
 from flask import current_app
 from kombu.exceptions import OperationalError
-from sqlalchemy import update
 
 from extensions import db
-from models import ChunkStatus, SessionAudio, TranscriptChunk, Transcription, TranscriptionStatus, utcnow
+from models import SessionAudio, Transcription, TranscriptionStatus, utcnow
 from tasks import chunk_claims
 from tasks.celery_app import ensure_broker_reachable
-from tasks.pipeline import new_transcription, process_session_audio_task
+from tasks.pipeline import enqueue_transcription, new_transcription, process_session_audio_task
 
 log = logging.getLogger(__name__)
 
@@ -44,26 +43,15 @@ class TranscriptionService:
         """Queue the pipeline for `transcription`; raises BrokerUnavailable if the broker is down."""
         try:
             ensure_broker_reachable(current_app.extensions["celery"])
-            result = process_session_audio_task.apply_async(
-                args=[transcription.session_audio_id],
-                kwargs={"transcription_id": transcription.id},
-                retry=False,
-            )
+            return enqueue_transcription(transcription)
         except OperationalError as exc:
             raise BrokerUnavailable(str(exc)) from exc
-        transcription.job_id = result.id
-        db.session.commit()
-        return result
 
     def retry(self, transcription: Transcription):
         """Resume a failed or canceled transcription: finished chunks are kept, the rest sent again."""
         if transcription.status not in (TranscriptionStatus.FAILED, TranscriptionStatus.CANCELED):
             raise ValueError(f"Only a failed or canceled transcription can be retried, not a {transcription.status}.")
-        db.session.execute(
-            update(TranscriptChunk)
-            .where(TranscriptChunk.transcription_id == transcription.id, TranscriptChunk.status != ChunkStatus.DONE)
-            .values(status=ChunkStatus.PENDING, attempts=0, error="", lease="", heartbeat_at=None)
-        )
+        chunk_claims.reopen_unfinished_chunks(transcription.id)
         transcription.status = TranscriptionStatus.QUEUED
         transcription.error = ""
         transcription.finished_at = None

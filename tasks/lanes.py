@@ -1,0 +1,144 @@
+"""A lane: claims chunks of one transcription, transcribes them, saves each answer
+the moment it arrives, and assembles the transcript when it finds every chunk done.
+
+Several lanes may work on one transcription at once, in any processes on any
+hosts; the database's compare-and-set claims keep them from sharing a chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from pathlib import Path
+
+from celery.exceptions import SoftTimeLimitExceeded
+from flask import current_app
+
+from extensions import db, get_storage
+from models import ChunkStatus, PromptMode, TranscriptChunk, Transcription, TranscriptionStatus, utcnow
+from tasks import chunk_claims
+from tasks.heartbeat import Heartbeat
+from tasks.shutdown import shutdown_requested
+from transcription.audio import ChunkRange, export_chunk
+from transcription.engines import PermanentEngineError, build_engine
+from transcription.formats import format_clock
+from transcription.prompts import build_prompt
+from transcription.seams import merge_chunk_texts
+from transcription.service import ChunkFailed, RetryPolicy, transcribe_with_retries
+
+log = logging.getLogger(__name__)
+
+
+class LaneStopped(Exception):
+    """The transcription stopped running (canceled or failed elsewhere) mid-chunk."""
+
+
+class WorkerShuttingDown(Exception):
+    """The worker got SIGTERM: the chunk in hand is saved; no new chunk is taken."""
+
+
+def run_lane(transcription_id: int) -> int:
+    """Claim and transcribe chunks until none is claimable; return how many this lane did."""
+    config = current_app.config
+    lease = uuid.uuid4().hex
+    done = 0
+    while chunk_claims.transcription_is_running(transcription_id):
+        if shutdown_requested():
+            raise WorkerShuttingDown()
+        chunk = chunk_claims.claim_next_chunk(transcription_id, lease, config["STALE_AFTER_SECONDS"])
+        if chunk is None:
+            break
+        try:
+            _transcribe_chunk(chunk)
+        except (SoftTimeLimitExceeded, LaneStopped):
+            chunk_claims.release_chunk(chunk.id, lease)
+            raise
+        done += 1
+    finalize_if_complete(transcription_id)
+    return done
+
+
+def _transcribe_chunk(chunk: TranscriptChunk) -> None:
+    config = current_app.config
+    transcription = chunk.transcription
+    policy = RetryPolicy(config["TRANSCRIPTION_MAX_ATTEMPTS"], config["TRANSCRIPTION_RETRY_DELAY_SECONDS"])
+
+    def before_attempt(attempt: int) -> None:
+        if not chunk_claims.transcription_is_running(transcription.id):
+            raise LaneStopped()
+        chunk_claims.record_attempt(chunk.id, attempt)
+
+    with Heartbeat(db.engine, transcription.id, chunk.id, config["HEARTBEAT_SECONDS"]), \
+            tempfile.TemporaryDirectory(prefix="chunk-") as workdir:
+        audio_path = Path(workdir) / f"chunk-{chunk.index:04d}.flac"
+        working_copy = get_storage().local_path(transcription.session_audio.work_key)
+        export_chunk(working_copy, ChunkRange(chunk.index, chunk.start_ms, chunk.end_ms), audio_path)
+        try:
+            engine = build_engine(transcription.engine, transcription.model, config)
+            answer = transcribe_with_retries(engine, str(audio_path), _prompt_for(chunk), policy,
+                                             attempts_made=chunk.attempts, before_attempt=before_attempt)
+        except (ChunkFailed, PermanentEngineError) as exc:
+            _fail_transcription_at(chunk, str(exc))
+            return
+    chunk_claims.save_answer(chunk, answer)
+    log.info("transcription %s: chunk %d of %d saved", transcription.id, chunk.index + 1, transcription.chunk_count)
+
+
+def _prompt_for(chunk: TranscriptChunk) -> str:
+    transcription = chunk.transcription
+    session_audio = transcription.session_audio
+    previous_text = session_audio.previous_transcript or ""
+    if transcription.prompt_mode == PromptMode.SEQUENTIAL and chunk.index > 0:
+        previous = db.session.scalar(
+            db.select(TranscriptChunk.text).where(
+                TranscriptChunk.transcription_id == transcription.id,
+                TranscriptChunk.index == chunk.index - 1,
+            )
+        )
+        previous_text = previous or previous_text
+    return build_prompt(previous_text, session_audio.session_notes or "")
+
+
+def _fail_transcription_at(chunk: TranscriptChunk, reason: str) -> None:
+    transcription = chunk.transcription
+    message = (f"Chunk {chunk.index + 1} of {transcription.chunk_count} "
+               f"({format_clock(chunk.start_ms)}–{format_clock(chunk.end_ms)}) failed: {reason}")
+    chunk_claims.fail_chunk(chunk.id, reason)
+    fail_transcription(transcription.id, message)
+
+
+def fail_transcription(transcription_id: int, message: str) -> None:
+    if chunk_claims.set_transcription_status(transcription_id, TranscriptionStatus.FAILED,
+                                             expected=TranscriptionStatus.ACTIVE, error=message,
+                                             finished_at=utcnow()):
+        log.warning("transcription %s failed: %s", transcription_id, message)
+
+
+def fail_for_time_limit(transcription_id: int) -> None:
+    limit = current_app.config["CELERY_TASK_SOFT_TIME_LIMIT"]
+    fail_transcription(transcription_id, (
+        f"Stopped at the time limit of {limit} seconds. The chunks finished so far are kept; "
+        "press Retry to continue from where it stopped."))
+
+
+def finalize_if_complete(transcription_id: int) -> bool:
+    """Assemble the transcript if every chunk is done. True if the transcription has ended."""
+    counts = chunk_claims.chunk_status_counts(transcription_id)
+    total = sum(counts.values())
+    if total == 0 or counts.get(ChunkStatus.DONE, 0) < total:
+        return not chunk_claims.transcription_is_running(transcription_id)
+    chunks = db.session.scalars(
+        db.select(TranscriptChunk).where(TranscriptChunk.transcription_id == transcription_id)
+        .order_by(TranscriptChunk.index)
+    ).all()
+    text = merge_chunk_texts([(ChunkRange(c.index, c.start_ms, c.end_ms), c.text or "") for c in chunks])
+    moved = chunk_claims.set_transcription_status(
+        transcription_id, TranscriptionStatus.FINISHED, expected=(TranscriptionStatus.RUNNING,),
+        text=text, finished_at=utcnow(),
+    )
+    if moved:
+        transcription = db.session.get(Transcription, transcription_id)
+        get_storage().delete(transcription.session_audio.work_key)
+        log.info("transcription %s finished", transcription_id)
+    return True
