@@ -57,6 +57,10 @@ def _send(app: Celery, producer: Producer, job: Job) -> None:
         parent_id=parent and parent.request.id,
         shadow=job.func_name,
         ignore_result=True,
+        # Job arguments are JSON data (no cycles, no custom reprs), so a plain
+        # truncated repr is safe and much cheaper than Celery's saferepr.
+        argsrepr=_short_repr(job.args),
+        kwargsrepr=_short_repr(job.kwargs),
     )
     options = {}
     if job.ttl is not None:
@@ -68,3 +72,8 @@ def _send(app: Celery, producer: Producer, job: Job) -> None:
         producer, RUN_JOB_TASK, message, queue=job.origin, headers={ATTEMPT_HEADER: job.attempt}, **options
     )
     _declared_queues.add(job.origin)
+
+
+def _short_repr(value: object, limit: int = 1024) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

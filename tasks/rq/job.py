@@ -271,16 +271,16 @@ class Job:
                 setattr(job, f"{kind}_callback", callback)
         return job
 
-    def to_mapping(self) -> dict[str, str | int]:
-        """The fields stored in the job's hash (fields without a value are left out)."""
-        mapping: dict[str, str | int] = {
+    def to_mapping(self) -> dict[str, str]:
+        """The fields stored in the job's hash, as strings (fields without a value are left out)."""
+        mapping: dict[str, str] = {
             "func_name": self.func_name,
             "args": dumps(self.args),
             "kwargs": dumps(self.kwargs),
             "description": self.description,
             "origin": self.origin,
             "created_at": utcformat(self.created_at),
-            "attempt": self.attempt,
+            "attempt": str(self.attempt),
         }
         optional = {
             "status": self._status.value if self._status else None,
@@ -302,7 +302,7 @@ class Job:
             if callback is not None:
                 optional[f"{kind}_callback_name"] = callback.name
                 optional[f"{kind}_callback_timeout"] = callback.timeout
-        mapping.update((key, value) for key, value in optional.items() if value is not None)
+        mapping.update((key, str(value)) for key, value in optional.items() if value is not None)
         return mapping
 
     @property

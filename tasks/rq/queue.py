@@ -30,6 +30,7 @@ from .registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
+from .serializers import dumps
 from .utils import as_text, parse_timeout, utcformat, utcnow
 
 if TYPE_CHECKING:
@@ -283,43 +284,28 @@ class Queue:
         job.enqueued_at = utcnow()
         if not self._is_async:
             return self._run_now(job, unique)
-        if job.dependency_ids or unique:
-            if self._store_with_script(job, unique):
-                broker.publish([job])
-            return job
-        job._status = JobStatus.QUEUED
-        job.attempt = 1
-        with self.connection.pipeline(transaction=False) as pipe:
-            self._store(pipe, job)
-            pipe.execute()
-        broker.publish([job])
+        if self._store(job, unique, self.connection) == 1:
+            broker.publish([job])
+        else:
+            job._status = JobStatus.DEFERRED
         return job
 
-    def _store(self, pipe: Any, job: Job) -> None:
-        """Write a queued job and list it, inside `pipe` (the caller executes it)."""
-        pipe.delete(job.key)  # a reused job id: no field of the old job may linger
-        pipe.hset(job.key, mapping=job.to_mapping())
-        if job.ttl is not None:
-            pipe.expire(job.key, job.ttl)
-        if job.enqueue_at_front:
-            pipe.lpush(self.key, job.id)
-        else:
-            pipe.rpush(self.key, job.id)
-        pipe.sadd(QUEUES_KEY, self.key)
+    def _store(self, job: Job, unique: bool, client: Any) -> Any:
+        """Write the job, then queue it, or defer it while a dependency is unfinished, in one atomic script.
 
-    def _store_with_script(self, job: Job, unique: bool) -> bool:
-        """Store a job atomically with its dependency check; True when it was queued (not deferred)."""
-        fields = [item for pair in job.to_mapping().items() for item in pair]
+        Returns the script's answer (1 queued, 0 deferred), or with a pipeline
+        as `client`, the pipeline. The job is taken as queued until told otherwise.
+        """
+        job._status = JobStatus.QUEUED
+        job.attempt = 1
         answer = scripts.ENQUEUE(
             args=[job.id, self.name, time.time(), utcformat(job.enqueued_at), "1" if job.enqueue_at_front else "0",
-                  "1" if unique else "0", len(job.dependency_ids), *job.dependency_ids, *fields],
-            client=self.connection,
+                  "1" if unique else "0", dumps(job.to_mapping()), *job.dependency_ids],
+            client=client,
         )
         if answer == -1:
             raise DuplicateJobError(f"Job {job.id} already exists")
-        job._status = JobStatus.QUEUED if answer == 1 else JobStatus.DEFERRED
-        job.attempt = 1 if answer == 1 else 0
-        return answer == 1
+        return answer
 
     def _run_now(self, job: Job, unique: bool) -> Job:
         """is_async=False: store the job and run it here and now, like RQ."""
@@ -327,8 +313,10 @@ class Queue:
             raise DuplicateJobError(f"Job {job.id} already exists")
         if job.dependency_ids and not self._dependencies_finished(job):
             # Deferred, as in RQ: a worker runs it once its dependencies finish.
-            if self._store_with_script(job, unique=False):
+            if self._store(job, False, self.connection) == 1:
                 broker.publish([job])  # they finished meanwhile
+            else:
+                job._status = JobStatus.DEFERRED
             return job
         perform_sync(job)
         return job
@@ -374,18 +362,16 @@ class Queue:
         if not self._is_async:
             return [self.enqueue_job(job) for job in jobs]
         now = utcnow()
-        plain = [job for job in jobs if not job.dependency_ids]
-        for job in plain:
-            job.enqueued_at = now
-            job._status = JobStatus.QUEUED
-            job.attempt = 1
         with self.connection.pipeline(transaction=False) as pipe:
-            for job in plain:
-                self._store(pipe, job)
-            pipe.execute()
-        # Jobs with dependencies need the atomic check, one script call each.
-        to_publish = plain + [job for job in jobs if job.dependency_ids and self._store_with_script(job, False)]
-        broker.publish(to_publish)
+            for job in jobs:
+                job.origin = self.name
+                job.enqueued_at = now
+                self._store(job, False, pipe)
+            answers = pipe.execute()
+        for job, answer in zip(jobs, answers, strict=True):
+            if answer != 1:
+                job._status = JobStatus.DEFERRED
+        broker.publish([job for job in jobs if job._status == JobStatus.QUEUED])
         return jobs
 
     # Scheduling

@@ -1,0 +1,250 @@
+"""Benchmark: tasks.rq against raw Celery and RQ itself, on one Redis, side by side.
+
+    python bench/queue.py [--jobs 2000] [--rounds 5]
+
+Starts a private redis-server and one `celery worker -c 2` (prefork) consuming
+two queues: raw Celery tasks (`delay()` of a no-op shared_task, results stored
+as the app stores them) go to the default queue, tasks.rq jobs (a no-op
+function) to another. Enqueue figures are taken before the worker starts.
+Each figure is the median of several rounds, the two sides alternating so
+background load hits both alike. Printed ratios and their targets:
+
+  enqueue          tasks.rq enqueue() calls per second / raw delay() calls   >= 0.9
+  end to end       no-op jobs finished per second / raw no-op tasks          >= 0.9
+  enqueue_many     1000 enqueue() calls' time / one enqueue_many of 1000     >= 3
+
+RQ's own enqueue and its SimpleWorker (in this process, burst mode) run on the
+same Redis for reference.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Run as `python bench/queue.py`, this folder would come first on sys.path and
+# shadow the standard library's `queue` module; the repository root goes there instead.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(REPO_ROOT)
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+from celery import shared_task  # noqa: E402
+
+RAW_QUEUE = "celery"  # where delay() sends the raw task: the app's default queue
+JOBS_QUEUE = "bench_rq"
+NOOP_JOB = "bench.queue.noop"
+TARGETS = {"enqueue": 0.9, "end_to_end": 0.9, "enqueue_many": 3.0}
+
+
+def noop() -> None:
+    """The job every tasks.rq and RQ run executes."""
+
+
+@shared_task(name="bench.queue.noop_task")
+def noop_task() -> None:
+    """The raw Celery task: the same no-op."""
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the worker did not finish in time")
+        time.sleep(0.01)
+
+
+class Bench:
+    """The Redis, the worker and the three clients of one benchmark run."""
+
+    def __init__(self, workdir: Path, jobs: int):
+        from redis import Redis
+
+        from tasks.redis_server import RedisServer
+
+        self.jobs = jobs
+        self.redis_server = RedisServer().start()
+        url = self.redis_server.url
+        self.env = {
+            "APP_ENV": "production",
+            "SECRET_KEY": "bench",
+            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+            "UPLOAD_FOLDER": str(workdir / "uploads"),
+            "CELERY_BROKER_URL": f"{url}/0",
+            "CELERY_RESULT_BACKEND": f"{url}/1",
+        }
+        os.environ.update(self.env)
+        from app import create_app
+
+        self.app = create_app()
+        self.celery = self.app.extensions["celery"]
+        self.broker = Redis.from_url(f"{url}/0")
+        self.results = Redis.from_url(f"{url}/1")  # Celery's results and tasks.rq's job data
+        self.rq_redis = Redis.from_url(f"{url}/2")  # RQ's own data
+        self.worker = None
+        self.workdir = workdir
+
+    def start_worker(self) -> None:
+        from tests.support.worker import CeleryProcess
+
+        self.worker = CeleryProcess(
+            ["worker", "-Q", f"{RAW_QUEUE},{JOBS_QUEUE}", "-c", "2", "-n", "bench@%h", "--loglevel", "WARNING",
+             "--without-gossip", "--without-mingle", "-I", "bench.queue"],
+            self.env, self.workdir / "worker.log", ready_marker="[queues]",
+        ).start()
+        wait_until(lambda: self.celery.control.ping(timeout=0.5), timeout=30)
+
+    def stop(self) -> None:
+        if self.worker:
+            self.worker.stop()
+        self.redis_server.stop()
+
+    def reset(self) -> None:
+        """Forget every message, result and job of the previous round (the worker's own keys stay)."""
+        self.broker.delete(RAW_QUEUE, JOBS_QUEUE)
+        self.results.flushdb()
+        self.rq_redis.flushdb()
+
+    # Enqueue throughput (nothing consumes the queue)
+
+    def raw_enqueue(self) -> float:
+        self.reset()
+        return timed(lambda: [noop_task.delay() for _ in range(self.jobs)])
+
+    def jobs_enqueue(self) -> float:
+        from tasks.rq import Queue
+
+        self.reset()
+        queue = Queue(JOBS_QUEUE, connection=self.results)
+        return timed(lambda: [queue.enqueue(NOOP_JOB) for _ in range(self.jobs)])
+
+    def jobs_enqueue_many(self, count: int) -> float:
+        from tasks.rq import Queue
+
+        self.reset()
+        queue = Queue(JOBS_QUEUE, connection=self.results)
+        return timed(lambda: queue.enqueue_many([Queue.prepare_data(NOOP_JOB) for _ in range(count)]))
+
+    def jobs_enqueue_one_by_one(self, count: int) -> float:
+        from tasks.rq import Queue
+
+        self.reset()
+        queue = Queue(JOBS_QUEUE, connection=self.results)
+        return timed(lambda: [queue.enqueue(NOOP_JOB) for _ in range(count)])
+
+    def rq_enqueue(self) -> float:
+        import rq
+
+        self.reset()
+        queue = rq.Queue(JOBS_QUEUE, connection=self.rq_redis)
+        return timed(lambda: [queue.enqueue(NOOP_JOB) for _ in range(self.jobs)])
+
+    # End to end: from the first enqueue until the last job has finished
+
+    def raw_end_to_end(self) -> float:
+        self.reset()
+        started = time.perf_counter()
+        keys = [f"celery-task-meta-{noop_task.delay().id}" for _ in range(self.jobs)]
+
+        def all_succeeded() -> bool:
+            pending = [key for key, value in zip(keys, self.results.mget(keys), strict=True)
+                       if value is None or b'"SUCCESS"' not in value]
+            keys[:] = pending
+            return not pending
+
+        wait_until(all_succeeded)
+        return time.perf_counter() - started
+
+    def jobs_end_to_end(self) -> float:
+        from tasks.rq import Queue
+
+        self.reset()
+        queue = Queue(JOBS_QUEUE, connection=self.results)
+        finished = queue.finished_job_registry
+        started = time.perf_counter()
+        for _ in range(self.jobs):
+            queue.enqueue(NOOP_JOB)
+        wait_until(lambda: finished.get_job_count(cleanup=False) >= self.jobs)
+        return time.perf_counter() - started
+
+    def rq_end_to_end(self) -> float:
+        import rq
+
+        self.reset()
+        queue = rq.Queue(JOBS_QUEUE, connection=self.rq_redis)
+        started = time.perf_counter()
+        for _ in range(self.jobs):
+            queue.enqueue(NOOP_JOB)
+        rq.SimpleWorker([queue], connection=self.rq_redis).work(burst=True, logging_level="WARNING")
+        return time.perf_counter() - started
+
+
+def median_of(rounds: int, *measures: Callable[[], float]) -> list[float]:
+    """Run the measures in turn, `rounds` times, and return each one's median duration."""
+    samples: list[list[float]] = [[] for _ in measures]
+    for _ in range(rounds):
+        for index, measure in enumerate(measures):
+            samples[index].append(measure())
+    return [statistics.median(values) for values in samples]
+
+
+def verdict(name: str, ratio: float) -> str:
+    target = TARGETS[name]
+    return f"{ratio:5.2f}x  (target >= {target}x: {'PASS' if ratio >= target else 'FAIL'})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2000, help="jobs per enqueue and end-to-end round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per figure (the median is kept)")
+    options = parser.parse_args()
+    batch = 1000
+
+    with tempfile.TemporaryDirectory(prefix="bench-queue-") as workdir:
+        bench = Bench(Path(workdir), options.jobs)
+        try:
+            raw, jobs, rq_lib = median_of(options.rounds, bench.raw_enqueue, bench.jobs_enqueue, bench.rq_enqueue)
+            one_by_one, many = median_of(
+                options.rounds, lambda: bench.jobs_enqueue_one_by_one(batch), lambda: bench.jobs_enqueue_many(batch)
+            )
+            bench.start_worker()
+            raw_e2e, jobs_e2e = median_of(options.rounds, bench.raw_end_to_end, bench.jobs_end_to_end)
+            rq_e2e = median_of(1, bench.rq_end_to_end)[0]
+        finally:
+            bench.stop()
+
+    n = options.jobs
+    print(f"tasks.rq benchmark: {n} no-op jobs per round, median of {options.rounds} rounds, "
+          f"one Redis, one celery worker -c 2 (prefork)")
+    print("\nEnqueue (no worker consuming):")
+    print(f"  raw Celery delay()        {n / raw:8.0f} /s")
+    print(f"  tasks.rq enqueue()        {n / jobs:8.0f} /s")
+    print(f"  RQ enqueue()              {n / rq_lib:8.0f} /s")
+    print(f"  tasks.rq / raw Celery     {verdict('enqueue', raw / jobs)}")
+    print(f"\nenqueue_many of {batch} jobs vs {batch} enqueue() calls:")
+    print(f"  {batch} x enqueue()         {one_by_one * 1000:8.1f} ms")
+    print(f"  enqueue_many({batch})       {many * 1000:8.1f} ms")
+    print(f"  speed-up                  {verdict('enqueue_many', one_by_one / many)}")
+    print("\nEnd to end (enqueue all, wait until all finished):")
+    print(f"  raw Celery                {n / raw_e2e:8.0f} /s")
+    print(f"  tasks.rq                  {n / jobs_e2e:8.0f} /s")
+    print(f"  RQ + SimpleWorker         {n / rq_e2e:8.0f} /s   (in-process worker, 1 round)")
+    print(f"  tasks.rq / raw Celery     {verdict('end_to_end', raw_e2e / jobs_e2e)}")
+    ratios = {"enqueue": raw / jobs, "end_to_end": raw_e2e / jobs_e2e, "enqueue_many": one_by_one / many}
+    return 0 if all(ratios[name] >= target for name, target in TARGETS.items()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
