@@ -20,7 +20,7 @@ from . import broker, scripts
 from .job import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL, Job, JobStatus, Retry, _current_job, resolve_function
 from .serializers import dumps
 from .timeouts import JobTimeoutException
-from .utils import utcformat, utcnow
+from .utils import as_text, utcformat, utcnow
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -50,7 +50,7 @@ def execute(job: Job, allow_retry: bool = True) -> BaseException | None:
         exc_info = sys.exc_info()
         record_failure(job, exc_info, allow_retry)
         return exc_info[1]
-    _record_success(job, encoded_result)
+    _record_success(job, result, encoded_result)
     return None
 
 
@@ -89,7 +89,7 @@ def _run_callback(callback: Callback | None, *args: Any) -> None:
         resolve_function(callback.name)(*args)
 
 
-def _record_success(job: Job, encoded_result: str) -> None:
+def _record_success(job: Job, result: Any, encoded_result: str) -> None:
     ended_at = utcnow()
     result_ttl = DEFAULT_RESULT_TTL if job.result_ttl is None else job.result_ttl
     released = scripts.FINISH(
@@ -97,9 +97,10 @@ def _record_success(job: Job, encoded_result: str) -> None:
         client=job.connection,
     )
     job._status = JobStatus.FINISHED
+    job._result = result
     job.ended_at = ended_at
     if released:
-        dependents = [dependent for dependent in Job.fetch_many(released, job.connection) if dependent]
+        dependents = [dependent for dependent in Job.fetch_many(map(as_text, released), job.connection) if dependent]
         broker.publish(dependents)
 
 

@@ -24,7 +24,7 @@ from . import broker, scripts
 from .extension import flask_app_for, worker_connection
 from .job import Job
 from .registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
-from .utils import utcformat, utcnow
+from .utils import as_text, utcformat, utcnow
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -40,7 +40,7 @@ def enqueue_due_jobs(queue_name: str, connection: Redis) -> list[Job]:
     job_ids = scripts.ENQUEUE_DUE(
         args=[queue_name, time.time(), utcformat(utcnow()), DUE_BATCH], client=connection
     )
-    jobs = [job for job in Job.fetch_many(job_ids, connection) if job is not None]
+    jobs = [job for job in Job.fetch_many(map(as_text, job_ids), connection) if job is not None]
     broker.publish(jobs)
     return jobs
 
