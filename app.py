@@ -44,11 +44,12 @@ def create_app(config: dict | None = None) -> Flask:
     import tasks.pipeline  # noqa: F401  (registers the tasks on the Celery app)
     import tasks.recovery  # noqa: F401
     import tasks.shutdown  # noqa: F401  (warm-shutdown signal handlers)
-    from blueprints import health, transcriptions, uploads
+    from blueprints import health, jobs, transcriptions, uploads
 
     app.register_blueprint(health.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(transcriptions.bp)
+    app.register_blueprint(jobs.bp)
 
     _register_error_pages(app)
     app.jinja_env.filters["clock"] = format_clock
