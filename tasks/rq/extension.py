@@ -19,25 +19,29 @@ def init_app(app: Flask) -> None:
 
     url = app.config.get("RQ_REDIS_URL") or _default_redis_url(app.config)
     app.config["RQ_REDIS_URL"] = url
-    app.extensions["rq"] = Redis.from_url(url)
+    # Redis.from_url connects on first use; an app without any Redis only fails if it uses jobs.
+    app.extensions["rq"] = Redis.from_url(url) if url else None
     celery_app = app.extensions["celery"]
     _flask_apps[celery_app] = app
     celery_app.steps["worker"].add(JobScheduler)
     from . import worker  # noqa: F401  (registers the job task, the stop command and the signal handlers)
 
 
-def _default_redis_url(config: dict) -> str:
+def _default_redis_url(config: dict) -> str | None:
     """Jobs live next to Celery's results by default (the result backend's Redis), else the broker's."""
     for name in ("CELERY_RESULT_BACKEND", "CELERY_BROKER_URL"):
         url = config.get(name) or ""
         if url.startswith(("redis://", "rediss://", "unix://")):
             return url
-    raise RuntimeError("tasks.rq needs a Redis: set RQ_REDIS_URL (or use a Redis result backend or broker)")
+    return None
 
 
 def redis_connection(app: Flask | None = None) -> Redis:
     """The Redis client for job data of `app` (default: the current app), from RQ_REDIS_URL."""
-    return (app or current_app).extensions["rq"]
+    connection = (app or current_app).extensions["rq"]
+    if connection is None:
+        raise RuntimeError("tasks.rq needs a Redis: set RQ_REDIS_URL (or use a Redis result backend or broker)")
+    return connection
 
 
 def flask_app_for(celery_app: Celery) -> Flask:
