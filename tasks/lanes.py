@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from celery import current_task
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 
@@ -116,7 +117,9 @@ def fail_transcription(transcription_id: int, message: str) -> None:
 
 
 def fail_for_time_limit(transcription_id: int) -> None:
-    limit = current_app.config["CELERY_TASK_SOFT_TIME_LIMIT"]
+    # The limit travels in the task message (the sender's setting), so read it from there.
+    limits = getattr(current_task.request, "timelimit", None) if current_task else None
+    limit = (limits[1] if limits and limits[1] else None) or current_app.config["CELERY_TASK_SOFT_TIME_LIMIT"]
     fail_transcription(transcription_id, (
         f"Stopped at the time limit of {limit} seconds. The chunks finished so far are kept; "
         "press Retry to continue from where it stopped."))
