@@ -37,39 +37,42 @@ def publish(jobs: Sequence[Job]) -> None:
     if not jobs:
         return
     app = current_celery_app._get_current_object()
+    parent = app.current_worker_task  # a job enqueued by a running task is that task's child
+    options = {
+        "create_sent_event": app.conf.task_send_sent_event,
+        "root_id": parent and (parent.request.root_id or parent.request.id),
+        "parent_id": parent and parent.request.id,
+    }
     with app.producer_or_acquire() as producer:
         # Redis: one pipelined LPUSH round trip for the whole batch (kombu's Producer.batch).
         with producer.batch() if len(jobs) > 1 else nullcontext():
             for job in jobs:
-                _send(app, producer, job)
+                _send(app, producer, job, options)
 
 
-def _send(app: Celery, producer: Producer, job: Job) -> None:
+def _send(app: Celery, producer: Producer, job: Job, options: dict) -> None:
     soft_limit, hard_limit = celery_time_limits(job.timeout)
-    parent = app.current_worker_task
     message = app.amqp.create_task_message(
         job.id, RUN_JOB_TASK, job.args, job.kwargs,
         expires=job.ttl,
         time_limit=hard_limit,
         soft_time_limit=soft_limit,
-        create_sent_event=app.conf.task_send_sent_event,
-        root_id=parent and (parent.request.root_id or parent.request.id),
-        parent_id=parent and parent.request.id,
         shadow=job.func_name,
         ignore_result=True,
         # Job arguments are JSON data (no cycles, no custom reprs), so a plain
         # truncated repr is safe and much cheaper than Celery's saferepr.
         argsrepr=_short_repr(job.args),
         kwargsrepr=_short_repr(job.kwargs),
+        **options,
     )
-    options = {}
+    publish_options = {}
     if job.ttl is not None:
         # AMQP brokers drop the message themselves once the job's ttl has passed.
-        options["expiration"] = job.ttl
+        publish_options["expiration"] = job.ttl
     if job.origin in _declared_queues:
-        options["declare"] = []
+        publish_options["declare"] = []
     app.amqp.send_task_message(
-        producer, RUN_JOB_TASK, message, queue=job.origin, headers={ATTEMPT_HEADER: job.attempt}, **options
+        producer, RUN_JOB_TASK, message, queue=job.origin, headers={ATTEMPT_HEADER: job.attempt}, **publish_options
     )
     _declared_queues.add(job.origin)
 

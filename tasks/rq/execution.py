@@ -67,7 +67,7 @@ def perform_sync(job: Job) -> None:
 
 
 def _call(job: Job) -> Any:
-    func = resolve_function(job.func_name)
+    func = job.func
     token = _current_job.set(job)
     try:
         if isinstance(func, Task):

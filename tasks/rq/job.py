@@ -92,7 +92,10 @@ _current_job: ContextVar[Job | None] = ContextVar("current_job", default=None)
 
 
 def get_current_job(connection: Redis | None = None) -> Job | None:
-    """The job being run by this worker (or by `is_async=False`), or None outside a job."""
+    """The job being run by this worker (or by `is_async=False`), or None outside a job.
+
+    `connection` is accepted for RQ compatibility and not needed.
+    """
     return _current_job.get()
 
 

@@ -51,7 +51,7 @@ def utcparse(text: str | None) -> datetime | None:
     """The stored form back to a timezone-aware UTC datetime; None stays None."""
     if not text:
         return None
-    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)  # reads the trailing Z as UTC, far faster than strptime
 
 
 def as_text(value: bytes | str | None) -> str | None:

@@ -49,6 +49,10 @@ def test_job_runs_and_finishes(queue):
     assert (job.state, job.info, job.ready(), job.successful()) == ("SUCCESS", 5, True, True)
     # result_ttl defaults to 500 s, as in RQ
     assert 490 <= queue.connection.ttl(job.key) <= 500
+    finished = queue.finished_job_registry
+    assert job.id in finished.get_job_ids() and finished.count >= 1
+    assert finished.remove(job) == 1
+    assert job.id not in finished and Job.exists(job.id, queue.connection)
 
 
 def test_failure_is_recorded_and_failed_jobs_can_be_requeued(queue, connection):
@@ -194,6 +198,17 @@ def test_ttl_discards_a_job_not_started_in_time(connection):
     wait_for(lambda: late.id not in queue.job_ids, 10, message="the expired job to leave the queue")
     with pytest.raises(NoSuchJobError):
         Job.fetch(late.id, connection)
+
+
+def test_celery_revoke_of_a_queued_job_cancels_it(app, connection):
+    queue = Queue("low", connection=connection)
+    blockers = [queue.enqueue(jobs.sleep_for, 1) for _ in range(2)]  # both pool processes busy
+    job = queue.enqueue(jobs.add, 1, 1)
+    app.extensions["celery"].control.revoke(job.id)
+    for blocker in blockers:
+        blocker.get(timeout=15)
+    wait_for_status(job, JobStatus.CANCELED)
+    assert job.id in queue.canceled_job_registry and job.id not in queue.job_ids
 
 
 def test_stop_a_running_job_then_requeue_it(queue, connection):
