@@ -1,10 +1,12 @@
-"""Database models: a recording, its transcriptions, and their chunks."""
+"""Database models: users, a recording, its transcriptions, and their chunks."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from flask_login import UserMixin
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -57,6 +59,29 @@ class PromptMode:
     ALL = (SEQUENTIAL, PARALLEL)
 
 
+def new_session_token() -> str:
+    return secrets.token_hex(16)
+
+
+class User(UserMixin, db.Model):
+    """A person who signs in. Admins see every recording and manage users and jobs."""
+
+    __tablename__ = "users"  # "user" is a reserved word in PostgreSQL
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Part of the login session's identity: changing it (on a password change)
+    # signs out every other session of this user.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session cookie: "<id>:<session_token>"."""
+        return f"{self.id}:{self.session_token}"
+
+
 class SessionAudio(db.Model):
     """An uploaded recording and what the user told us about it."""
 
@@ -71,7 +96,12 @@ class SessionAudio(db.Model):
     session_notes: Mapped[str] = mapped_column(Text, default="")
     previous_transcript: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who uploaded it. NULL for recordings from before accounts existed: only admins see those.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, nullable=True)
+    # Set when the retention policy removed the audio but kept the transcripts.
+    audio_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
+    owner: Mapped[User | None] = relationship()
     transcriptions: Mapped[list[Transcription]] = relationship(
         back_populates="session_audio",
         cascade="all, delete-orphan",
