@@ -30,6 +30,17 @@ def env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
 def env_float(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -40,10 +51,20 @@ def env_float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+DEVELOPMENT_SECRET_KEY = "dev-only-secret-key-change-me"
+
+
 class Config:
     """Defaults for every environment; each value may come from the environment."""
 
-    SECRET_KEY = env_str("SECRET_KEY", "dev-only-secret-key-change-me")
+    SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+    # Refuse to start with the development key or a short one (security/secret_key.py).
+    REQUIRE_STRONG_SECRET_KEY = False
+    # The login session lives in a signed cookie: no script may read it, other sites'
+    # forms do not send it, and in production it only travels over HTTPS.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 
     # None means "SQLite in the instance folder", resolved by create_app.
     SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL") or None
@@ -68,6 +89,14 @@ class Config:
     UPLOAD_FOLDER = env_str("UPLOAD_FOLDER") or None  # None: instance/uploads
     MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 1024)
     CHUNK_SECONDS = env_int("CHUNK_SECONDS", 600)
+    # Longest recording accepted, as measured by probing (not the size: a small file can hold hours).
+    MAX_AUDIO_MINUTES = env_int("MAX_AUDIO_MINUTES", 240)
+
+    # Retention: recordings older than RETENTION_DAYS lose their audio (0 keeps everything);
+    # with RETENTION_DELETE_TRANSCRIPTS their transcripts and every trace of them go too.
+    RETENTION_DAYS = env_int("RETENTION_DAYS", 0)
+    RETENTION_DELETE_TRANSCRIPTS = env_bool("RETENTION_DELETE_TRANSCRIPTS", False)
+    RETENTION_INTERVAL_SECONDS = env_float("RETENTION_INTERVAL_SECONDS", 3600.0)
 
     # Retry policy for transient API failures (network, timeout, 429, 5xx).
     TRANSCRIPTION_MAX_ATTEMPTS = env_int("TRANSCRIPTION_MAX_ATTEMPTS", 3)
@@ -99,7 +128,8 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
-    pass
+    REQUIRE_STRONG_SECRET_KEY = True
+    SESSION_COOKIE_SECURE = True
 
 
 CONFIGS = {
