@@ -9,9 +9,9 @@ worker runs the job from its Redis hash, which is the one source of truth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from celery import current_app as current_celery_app
 
@@ -32,8 +32,12 @@ ATTEMPT_HEADER = "rq_attempt"
 _declared_queues: set[str] = set()
 
 
-def publish(jobs: Sequence[Job]) -> None:
-    """Send these queued jobs to Celery; several go out in one broker write where the transport can batch."""
+def publish(jobs: Sequence[Job], confirm: Callable[[], bool] | None = None) -> None:
+    """Send these queued jobs to Celery; several go out in one broker write where the transport can batch.
+
+    With `confirm`, the messages are built first and sent only if confirm()
+    then returns True: the caller's own Redis round trip runs meanwhile.
+    """
     if not jobs:
         return
     app = current_celery_app._get_current_object()
@@ -43,16 +47,19 @@ def publish(jobs: Sequence[Job]) -> None:
         "root_id": parent and (parent.request.root_id or parent.request.id),
         "parent_id": parent and parent.request.id,
     }
+    messages = [_task_message(app, job, options) for job in jobs]
     with app.producer_or_acquire() as producer:
+        if confirm is not None and not confirm():
+            return
         # Redis: one pipelined LPUSH round trip for the whole batch (kombu's Producer.batch).
         with producer.batch() if len(jobs) > 1 else nullcontext():
-            for job in jobs:
-                _send(app, producer, job, options)
+            for job, message in zip(jobs, messages, strict=True):
+                _send(app, producer, job, message)
 
 
-def _send(app: Celery, producer: Producer, job: Job, options: dict) -> None:
+def _task_message(app: Celery, job: Job, options: dict) -> Any:
     soft_limit, hard_limit = celery_time_limits(job.timeout)
-    message = app.amqp.create_task_message(
+    return app.amqp.create_task_message(
         job.id, RUN_JOB_TASK, job.args, job.kwargs,
         expires=job.ttl,
         time_limit=hard_limit,
@@ -65,6 +72,9 @@ def _send(app: Celery, producer: Producer, job: Job, options: dict) -> None:
         kwargsrepr=_short_repr(job.kwargs),
         **options,
     )
+
+
+def _send(app: Celery, producer: Producer, job: Job, message: Any) -> None:
     publish_options = {}
     if job.ttl is not None:
         # AMQP brokers drop the message themselves once the job's ttl has passed.

@@ -284,25 +284,37 @@ class Queue:
         job.enqueued_at = utcnow()
         if not self._is_async:
             return self._run_now(job, unique)
-        if self._store(job, unique, self.connection) == 1:
-            broker.publish([job])
-        else:
-            job._status = JobStatus.DEFERRED
+        if job.dependency_ids or unique:
+            # The script's answer decides whether there is anything to publish.
+            if self._store(job, unique, self.connection) == 1:
+                broker.publish([job])
+            else:
+                job._status = JobStatus.DEFERRED
+            return job
+        # A plain job is always queued: its Celery message is built while Redis
+        # stores the job, and sent once Redis has answered (never before).
+        pending = scripts.PendingCall(scripts.ENQUEUE, self.connection, self._enqueue_args(job, unique=False))
+        broker.publish([job], confirm=lambda: self._check_stored(job, pending.answer()) == 1)
         return job
 
     def _store(self, job: Job, unique: bool, client: Any) -> Any:
         """Write the job, then queue it, or defer it while a dependency is unfinished, in one atomic script.
 
         Returns the script's answer (1 queued, 0 deferred), or with a pipeline
-        as `client`, the pipeline. The job is taken as queued until told otherwise.
+        as `client`, the pipeline.
         """
+        answer = scripts.ENQUEUE(args=self._enqueue_args(job, unique), client=client)
+        return self._check_stored(job, answer)
+
+    def _enqueue_args(self, job: Job, unique: bool) -> list[Any]:
+        # The job is taken as queued (attempt 1) until the script answers otherwise.
         job._status = JobStatus.QUEUED
         job.attempt = 1
-        answer = scripts.ENQUEUE(
-            args=[job.id, self.name, time.time(), utcformat(job.enqueued_at), "1" if job.enqueue_at_front else "0",
-                  "1" if unique else "0", dumps(job.to_mapping()), *job.dependency_ids],
-            client=client,
-        )
+        return [job.id, self.name, time.time(), utcformat(job.enqueued_at), "1" if job.enqueue_at_front else "0",
+                "1" if unique else "0", dumps(job.to_mapping()), *job.dependency_ids]
+
+    @staticmethod
+    def _check_stored(job: Job, answer: Any) -> Any:
         if answer == -1:
             raise DuplicateJobError(f"Job {job.id} already exists")
         return answer

@@ -12,7 +12,11 @@ message after a retry or requeue, say) are acknowledged and skipped.
 
 from __future__ import annotations
 
+from typing import Any
+
+from redis import Redis
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 from .keys import JOB_PREFIX, QUEUE_PREFIX, QUEUES_KEY, REGISTRY_PREFIXES
 
@@ -109,6 +113,43 @@ end
 def _script(body: str) -> Script:
     # Bytes, so redis-py needs no client to hash it; any connection can run it.
     return Script(None, (_PREAMBLE + body).encode())
+
+
+class PendingCall:
+    """A script call sent to Redis now, its answer read later: the caller works while Redis does."""
+
+    def __init__(self, script: Script, client: Redis, args: list[Any]):
+        self.script = script
+        self.args = args
+        self.pool = client.connection_pool
+        self.connection = self.pool.get_connection()
+        self._ask("EVALSHA", script.sha)
+
+    def _ask(self, command: str, script: str | bytes) -> None:
+        try:
+            self.connection.send_command(command, script, 0, *self.args)
+        except BaseException:
+            self._close(broken=True)
+            raise
+
+    def answer(self) -> Any:
+        """Wait for the script's answer (raising its error, if any) and give the connection back."""
+        try:
+            try:
+                answer = self.connection.read_response()
+            except NoScriptError:  # a Redis that has not seen the script yet (or was restarted)
+                self._ask("EVAL", self.script.script)
+                answer = self.connection.read_response()
+        except BaseException:
+            self._close(broken=True)
+            raise
+        self._close(broken=False)
+        return answer
+
+    def _close(self, broken: bool) -> None:
+        if broken:
+            self.connection.disconnect()
+        self.pool.release(self.connection)
 
 
 # ARGV: id, origin, now, now_iso, at_front, unique, fields (a JSON object of strings), dependency ids...

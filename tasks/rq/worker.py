@@ -62,7 +62,7 @@ def _claim(task: Task) -> Job | None:
     hard_limit = (request.timelimit or (None, None))[0] or task.app.conf.task_time_limit
     deadline = time.time() + hard_limit + ABANDONED_GRACE if hard_limit else "+inf"
     answer = scripts.CLAIM(
-        args=[request.id, getattr(request, ATTEMPT_HEADER, None), utcformat(utcnow()), request.hostname, deadline],
+        args=[request.id, getattr(request, ATTEMPT_HEADER, 0), utcformat(utcnow()), request.hostname, deadline],
         client=connection,
     )
     if not answer:
