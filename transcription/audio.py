@@ -81,6 +81,13 @@ EMPTY_RECORDING = "The recording is empty (0 seconds)."
 EMPTY_FILE = "The file is empty."
 
 
+def too_long(max_duration_ms: int, duration_ms: int | None = None) -> str:
+    """The message for a recording over the limit; its length only if the container states it."""
+    lasts = f" (it lasts {_clock(duration_ms)})" if duration_ms is not None else ""
+    return (f"The recording is longer than {_clock(max_duration_ms)}, the longest this server accepts{lasts}. "
+            "Split it into parts and upload each.")
+
+
 def _undecodable_past(ms: int) -> str:
     return f"The audio could not be decoded past {_clock(ms)}; the file may be truncated or corrupt."
 
@@ -228,11 +235,13 @@ def _check_decoded(decoded: _Decoded) -> None:
         raise decoded.invalid(NOT_AUDIO)
 
 
-def probe(path: str | Path) -> AudioInfo:
+def probe(path: str | Path, max_duration_ms: int | None = None) -> AudioInfo:
     """Describe the audio in `path`, proving that it decodes; raise InvalidAudioError if not.
 
     Decodes only the first seconds when the container states its duration;
-    otherwise (e.g. a browser's MediaRecorder webm) decodes it all to measure it.
+    otherwise (e.g. a browser's MediaRecorder webm) decodes it to measure it, but
+    not past `max_duration_ms`: a small file can decode to days of silence.
+    A recording longer than `max_duration_ms` is refused.
     """
     path = Path(path)
     if path.stat().st_size == 0:
@@ -242,14 +251,23 @@ def probe(path: str | Path) -> AudioInfo:
     duration_ms = decoded.stated_duration_ms()
     if decoded.samples == 0:
         raise decoded.invalid(_undecodable_past(0) if duration_ms else EMPTY_RECORDING)
+    if max_duration_ms is not None and duration_ms is not None and duration_ms > max_duration_ms:
+        raise InvalidAudioError(too_long(max_duration_ms, duration_ms))
     if duration_ms is None:
-        measured = _decode(path)
+        measured = _decode(path, seconds=_decode_limit_seconds(max_duration_ms))
         if measured.returncode != 0:
             raise measured.invalid(_undecodable_past(measured.ms))
+        if max_duration_ms is not None and measured.ms > max_duration_ms:
+            raise InvalidAudioError(too_long(max_duration_ms))
         duration_ms = measured.ms
     if duration_ms == 0:
         raise decoded.invalid(EMPTY_RECORDING)
     return AudioInfo(duration_ms=duration_ms, container=_container(decoded), **_stream_facts(decoded))
+
+
+def _decode_limit_seconds(max_duration_ms: int | None) -> float | None:
+    """Decode one second past the limit, so that reaching it shows the recording is too long."""
+    return None if max_duration_ms is None else max_duration_ms / 1000 + 1
 
 
 def _container(decoded: _Decoded) -> str:
@@ -281,20 +299,25 @@ def _channel_count(layout: str) -> int:
     return CHANNELS_BY_LAYOUT.get(layout.split("(")[0].strip(), 0)
 
 
-def prepare(source_path: str | Path, workdir: str | Path) -> PreparedAudio:
+def prepare(source_path: str | Path, workdir: str | Path, max_duration_ms: int | None = None) -> PreparedAudio:
     """Decode `source_path` once into `workdir`/audio.wav (16 kHz mono s16), finding silences on the way.
 
     The duration is measured from the decode, not taken from the container. The
     WAV can be cut at exact samples, whatever the source's container. Raises
-    InvalidAudioError if the source does not decode to its end.
+    InvalidAudioError if the source does not decode to its end, or if it decodes
+    to more than `max_duration_ms` (decoding stops there: a container may state
+    less than it holds, and the WAV must not fill the disk).
     """
     wav_path = Path(workdir) / "audio.wav"
     with wave.open(str(wav_path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(SAMPLE_BYTES)
         wav.setframerate(SAMPLE_RATE)
-        decoded = _decode(Path(source_path), wav.writeframesraw, detect_silence=True)
+        decoded = _decode(Path(source_path), wav.writeframesraw, seconds=_decode_limit_seconds(max_duration_ms),
+                          detect_silence=True)
     _check_decoded(decoded)
+    if max_duration_ms is not None and decoded.ms > max_duration_ms:
+        raise decoded.invalid(too_long(max_duration_ms))
     stated_ms = decoded.stated_duration_ms()
     if decoded.returncode != 0 or (stated_ms is not None and decoded.ms < stated_ms - TRUNCATION_TOLERANCE_MS):
         raise decoded.invalid(_undecodable_past(decoded.ms))
