@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import config as config_module
+import security
 from blueprints.upload_stream import StreamedUploadRequest, remove_unaccepted_uploads
 from extensions import csrf, db
 from transcription.formats import format_clock
@@ -25,11 +26,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_object(config_module.config_class())
     if config:
         app.config.update(config)
+    security.check_secret_key(app.config)
     _resolve_paths(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)
     csrf.init_app(app)
+    security.init_app(app)
     app.extensions["storage"] = LocalStorage(app.config["UPLOAD_FOLDER"])
     with app.app_context():
         _tune_sqlite(db.engine)
@@ -44,12 +47,14 @@ def create_app(config: dict | None = None) -> Flask:
     import tasks.pipeline  # noqa: F401  (registers the tasks on the Celery app)
     import tasks.recovery  # noqa: F401
     import tasks.shutdown  # noqa: F401  (warm-shutdown signal handlers)
-    from blueprints import health, jobs, transcriptions, uploads
+    from blueprints import accounts, health, jobs, transcriptions, uploads, users
 
     app.register_blueprint(health.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(transcriptions.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(accounts.bp)
+    app.register_blueprint(users.bp)
 
     _register_error_pages(app)
     app.jinja_env.filters["clock"] = format_clock

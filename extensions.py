@@ -1,6 +1,7 @@
 """Flask extensions, created unbound; `create_app` binds them with init_app."""
 
 from flask import current_app
+from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
@@ -12,6 +13,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
+login_manager = LoginManager()
 
 
 def get_storage():

@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from tasks.redis_server import RedisServer
+from tests.support.accounts import SignedInClient
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.worker import celery_worker
 
@@ -81,9 +83,25 @@ def app(test_env):
     yield app
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signed_in_test_clients():
+    """Every page needs a login: `app.test_client()` of any app signs in as the default admin user
+    (tests.support.accounts); `app.test_client(user=None)` is anonymous."""
+    previous = Flask.test_client_class
+    Flask.test_client_class = SignedInClient
+    yield
+    Flask.test_client_class = previous
+
+
 @pytest.fixture()
 def client(app):
+    """Signed in as the default user, an admin."""
     return app.test_client()
+
+
+@pytest.fixture()
+def anonymous_client(app):
+    return app.test_client(user=None)
 
 
 @pytest.fixture()
