@@ -34,6 +34,7 @@ if __name__ == "__main__":
 
 import argparse  # noqa: E402
 import os  # noqa: E402
+import secrets  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -82,8 +83,8 @@ class Bench:
         self.redis_server = RedisServer().start()
         url = self.redis_server.url
         self.env = {
-            "APP_ENV": "production",
-            "SECRET_KEY": "bench",
+            "APP_ENV": "development",
+            "SECRET_KEY": secrets.token_hex(32),
             "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
             "UPLOAD_FOLDER": str(workdir / "uploads"),
             "CELERY_BROKER_URL": f"{url}/0",
