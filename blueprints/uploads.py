@@ -7,6 +7,7 @@ import os
 import uuid
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -28,16 +29,22 @@ NOTES_MAX_CHARS = 20_000
 PREVIOUS_TRANSCRIPT_MAX_CHARS = 500_000
 
 
+def _without_nul(text: str | None) -> str | None:
+    """NUL is no text anyone types, and PostgreSQL refuses to store it."""
+    return text.replace("\x00", "") if text else text
+
+
 class UploadForm(FlaskForm):
     audio = FileField("Recording", validators=[
         FileRequired("Choose a recording to upload."),
         FileAllowed(ALLOWED_EXTENSIONS, "Unsupported file type. Upload one of: "
                     + ", ".join(ALLOWED_EXTENSIONS) + "."),
     ])
-    session_notes = TextAreaField("Session notes", validators=[Length(max=NOTES_MAX_CHARS)], description=(
+    session_notes = TextAreaField("Session notes", validators=[Length(max=NOTES_MAX_CHARS)], filters=[
+        _without_nul], description=(
         "Names, places and terms that occur in the recording help the transcription spell them right."))
     previous_transcript = TextAreaField("Previous session's transcript", validators=[
-        Length(max=PREVIOUS_TRANSCRIPT_MAX_CHARS)],
+        Length(max=PREVIOUS_TRANSCRIPT_MAX_CHARS)], filters=[_without_nul],
         description="Optional: its last words give the first chunk context.")
 
 
@@ -69,16 +76,17 @@ def accept_recording(form: UploadForm) -> SessionAudio:
     size = os.path.getsize(incoming_path)
     if size == 0:
         raise InvalidAudioError("The file is empty.")
-    info = probe(incoming_path)
+    info = probe(incoming_path, max_duration_ms=_max_duration_ms())
     stored_name = f"{uuid.uuid4().hex}.{extension}"
     session_audio = SessionAudio(
         original_name=_display_name(upload.filename),
         stored_name=stored_name,
-        content_type=(upload.mimetype or "")[:100],
+        content_type=_without_nul(upload.mimetype or "")[:100],
         size_bytes=size,
         duration_ms=info.duration_ms,
         session_notes=form.session_notes.data or "",
         previous_transcript=form.previous_transcript.data or "",
+        owner_id=current_user.id,
     )
     storage = get_storage()
     storage.put_file(session_audio.audio_key, incoming_path, move=True)
@@ -102,6 +110,11 @@ def _queue(session_audio: SessionAudio) -> int:
         flash("The job queue cannot be reached right now. Your recording is saved and will be "
               "transcribed as soon as a worker is available.", "warning")
     return transcription.id
+
+
+def _max_duration_ms() -> int | None:
+    minutes = int(current_app.config["MAX_AUDIO_MINUTES"])
+    return minutes * 60_000 if minutes > 0 else None
 
 
 def _display_name(filename: str) -> str:
