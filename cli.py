@@ -1,4 +1,4 @@
-"""Flask CLI commands: `flask celery-test`, `flask init-db`."""
+"""Flask CLI commands: `flask celery-test`, `flask init-db`, `flask users ...`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from kombu.utils.url import maybe_sanitize_url
 
+from accounts import AccountError, create_user, normalize_username, set_password
 from extensions import db
+from models import User
 from tasks.celery_app import ensure_broker_reachable
 
 WORKER_COMMAND = "celery -A wsgi.celery_app worker -Q transcription,celery --loglevel INFO"
@@ -17,6 +19,7 @@ WORKER_COMMAND = "celery -A wsgi.celery_app worker -Q transcription,celery --log
 def register(app: Flask) -> None:
     app.cli.add_command(celery_test)
     app.cli.add_command(init_db)
+    app.cli.add_command(users)
 
 
 @click.command("celery-test")
@@ -63,3 +66,46 @@ def init_db() -> None:
     """Create the database tables (create_app also does this on first start)."""
     db.create_all()
     click.echo(f"Tables created in {maybe_sanitize_url(str(db.engine.url))}.")
+
+
+@click.group("users")
+def users() -> None:
+    """User accounts: create one, set a password, list them."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="Make the user an admin (sees every recording, manages users and jobs).")
+@click.password_option(help="The password; asked for (twice, hidden) when not given.")
+@with_appcontext
+def create_user_command(username: str, admin: bool, password: str) -> None:
+    """Add a user."""
+    try:
+        user = create_user(username, password, is_admin=admin)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"User {user.username} created{' as an admin' if user.is_admin else ''}.")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.password_option(help="The new password; asked for (twice, hidden) when not given.")
+@with_appcontext
+def set_password_command(username: str, password: str) -> None:
+    """Set a user's password (for a forgotten one); their open sessions end."""
+    user = db.session.scalars(db.select(User).where(User.username == normalize_username(username))).one_or_none()
+    if user is None:
+        raise click.ClickException(f"There is no user {username!r}.")
+    try:
+        set_password(user, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Password of {user.username} changed.")
+
+
+@users.command("list")
+@with_appcontext
+def list_users_command() -> None:
+    """Print every user, admins marked."""
+    for user in db.session.scalars(db.select(User).order_by(User.username)):
+        click.echo(f"{user.username}{'  (admin)' if user.is_admin else ''}")
