@@ -21,7 +21,7 @@ from models import ChunkStatus, PromptMode, TranscriptChunk, Transcription, Tran
 from tasks import chunk_claims
 from tasks.heartbeat import Heartbeat
 from tasks.shutdown import shutdown_requested
-from transcription.audio import ChunkRange, export_chunk
+from transcription.audio import ChunkRange, InvalidAudioError, export_chunk
 from transcription.engines import PermanentEngineError, build_engine
 from transcription.formats import format_clock
 from transcription.prompts import build_prompt
@@ -73,17 +73,26 @@ def _transcribe_chunk(chunk: TranscriptChunk) -> None:
     with Heartbeat(db.engine, transcription.id, chunk.id, config["HEARTBEAT_SECONDS"]), \
             tempfile.TemporaryDirectory(prefix="chunk-") as workdir:
         audio_path = Path(workdir) / f"chunk-{chunk.index:04d}.flac"
-        working_copy = get_storage().local_path(transcription.session_audio.work_key)
-        export_chunk(working_copy, ChunkRange(chunk.index, chunk.start_ms, chunk.end_ms), audio_path)
         try:
+            export_chunk(_cut_source(transcription), ChunkRange(chunk.index, chunk.start_ms, chunk.end_ms),
+                         audio_path)
             engine = build_engine(transcription.engine, transcription.model, config)
             answer = transcribe_with_retries(engine, str(audio_path), _prompt_for(chunk), policy,
                                              attempts_made=chunk.attempts, before_attempt=before_attempt)
-        except (ChunkFailed, PermanentEngineError) as exc:
+        except (ChunkFailed, PermanentEngineError, InvalidAudioError) as exc:
             _fail_transcription_at(chunk, str(exc))
             return
     chunk_claims.save_answer(chunk, answer)
     log.info("transcription %s: chunk %d of %d saved", transcription.id, chunk.index + 1, transcription.chunk_count)
+
+
+def _cut_source(transcription: Transcription) -> Path:
+    """Where chunks are cut from: the working copy if the source needed one, else the source itself."""
+    storage = get_storage()
+    session_audio = transcription.session_audio
+    if storage.exists(session_audio.work_key):
+        return storage.local_path(session_audio.work_key)
+    return storage.local_path(session_audio.audio_key)
 
 
 def _prompt_for(chunk: TranscriptChunk) -> str:

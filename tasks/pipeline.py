@@ -24,9 +24,19 @@ from tasks import chunk_claims
 from tasks.heartbeat import Heartbeat
 from tasks.lanes import WorkerShuttingDown, fail_for_time_limit, fail_transcription, finalize_if_complete, run_lane
 from tasks.shutdown import shutdown_requested
-from transcription.audio import InvalidAudioError, plan_chunks, prepare
+from transcription.audio import (
+    InvalidAudioError,
+    PreparedAudio,
+    plan_chunks,
+    plan_recording,
+    prepare,
+    probe,
+)
+from transcription.engines import choose_engine
 
 log = logging.getLogger(__name__)
+
+AUDIO_DELETED = "The recording's audio was deleted under the retention policy; it cannot be transcribed again."
 
 
 @shared_task(name="tasks.pipeline.process_session_audio_task", bind=True)
@@ -64,15 +74,20 @@ def enqueue_transcription(transcription: Transcription):
 
 
 def new_transcription(session_audio: SessionAudio, config) -> Transcription:
-    """A queued transcription with the settings in force now, recorded so every worker obeys them."""
+    """A queued transcription with the settings in force now, recorded so every worker obeys them.
+
+    Raises transcription.engines.EngineUnavailable when the configured engine cannot be used.
+    """
     mode = config["TRANSCRIPTION_PROMPT_MODE"]
     if mode not in PromptMode.ALL:
         raise ValueError(f"TRANSCRIPTION_PROMPT_MODE must be one of {', '.join(PromptMode.ALL)}, got {mode!r}")
+    engine, model = choose_engine(config.get("TRANSCRIPTION_ENGINE", "auto"), config.get("OPENAI_API_KEY", ""),
+                                  config["TRANSCRIPTION_MODEL"])
     transcription = Transcription(
         session_audio=session_audio,
         status=TranscriptionStatus.QUEUED,
-        engine="openai",
-        model=config["TRANSCRIPTION_MODEL"],
+        engine=engine,
+        model=model,
         chunk_seconds=int(config["CHUNK_SECONDS"]),
         prompt_mode=mode,
         concurrency=1 if mode == PromptMode.SEQUENTIAL else max(1, int(config["TRANSCRIPTION_CONCURRENCY"])),
@@ -103,6 +118,9 @@ def _resolve_transcription(session_audio_id: int, transcription_id: int | None,
 def run_pipeline(transcription_id: int, helper_lanes: bool = True) -> dict:
     transcription = db.session.get(Transcription, transcription_id)
     if transcription.status in (TranscriptionStatus.FINISHED, TranscriptionStatus.CANCELED):
+        return summary(transcription)
+    if transcription.session_audio.audio_deleted_at is not None:
+        fail_transcription(transcription_id, AUDIO_DELETED)
         return summary(transcription)
     chunk_claims.reopen_unfinished_chunks(transcription_id, failed_only=True)
     transcription.status = TranscriptionStatus.RUNNING
@@ -154,24 +172,32 @@ def _hand_over(transcription_id: int) -> None:
 
 
 def summary(transcription: Transcription) -> dict:
+    """The task's return value: ids and counts, never the text.
+
+    Celery logs every return value ("Task ... succeeded in 3s: {...}") and keeps it
+    in the result backend; transcripts belong in the database only. Callers read
+    the text from there (tasks.service's handles do it for them).
+    """
     return {
         "transcription_id": transcription.id,
         "status": transcription.status,
         "chunk_count": transcription.chunk_count,
         "chunks_done": transcription.chunks_done,
         "error": transcription.error,
-        "text": transcription.text if transcription.status == TranscriptionStatus.FINISHED else "",
     }
 
 
 def _plan(transcription: Transcription) -> None:
     """Decide the chunk ranges (cut at silences) and record one row per chunk."""
     session_audio = transcription.session_audio
-    storage = get_storage()
-    with tempfile.TemporaryDirectory(prefix="plan-") as workdir:
-        prepared = prepare(storage.local_path(session_audio.audio_key), Path(workdir))
-        ranges = plan_chunks(prepared.duration_ms, prepared.silences, transcription.chunk_seconds * 1000)
-        storage.put_file(session_audio.work_key, prepared.wav_path, move=True)
+    source = get_storage().local_path(session_audio.audio_key)
+    chunk_ms = transcription.chunk_seconds * 1000
+    info = probe(source)
+    if info.seekable:
+        ranges = plan_recording(source, info, chunk_ms)  # seconds, however long the recording
+    else:
+        prepared = _make_working_copy(session_audio)
+        ranges = plan_chunks(prepared.duration_ms, prepared.silences, chunk_ms)
     for chunk_range in ranges:
         transcription.chunks.append(TranscriptChunk(
             index=chunk_range.index, start_ms=chunk_range.start_ms, end_ms=chunk_range.end_ms,
@@ -182,14 +208,23 @@ def _plan(transcription: Transcription) -> None:
     log.info("transcription %s planned as %d chunks", transcription.id, len(ranges))
 
 
-def _ensure_working_copy(session_audio: SessionAudio, chunks: list[TranscriptChunk]) -> None:
-    """Recreate the working copy if it is gone (removed after an earlier run) and chunks remain."""
+def _make_working_copy(session_audio: SessionAudio) -> PreparedAudio:
+    """For a source that cannot be cut by seeking (a live-streamed webm): decode it once into a
+    16 kHz mono working copy in storage, which the lanes cut chunks from instead."""
     storage = get_storage()
-    if storage.exists(session_audio.work_key) or all(c.status == ChunkStatus.DONE for c in chunks):
-        return
     with tempfile.TemporaryDirectory(prefix="prepare-") as workdir:
         prepared = prepare(storage.local_path(session_audio.audio_key), Path(workdir))
         storage.put_file(session_audio.work_key, prepared.wav_path, move=True)
+    return prepared
+
+
+def _ensure_working_copy(session_audio: SessionAudio, chunks: list[TranscriptChunk]) -> None:
+    """On resume: a source that needs a working copy gets it back if it was removed."""
+    storage = get_storage()
+    if storage.exists(session_audio.work_key) or all(c.status == ChunkStatus.DONE for c in chunks):
+        return
+    if not probe(storage.local_path(session_audio.audio_key)).seekable:
+        _make_working_copy(session_audio)
 
 
 def _start_helper_lanes(transcription: Transcription) -> None:

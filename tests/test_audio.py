@@ -21,6 +21,7 @@ from transcription.audio import (
     export_chunks,
     ffmpeg_binary,
     plan_chunks,
+    plan_recording,
     prepare,
     probe,
 )
@@ -57,20 +58,20 @@ def short_files(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    ("kind", "codec", "sample_rate", "channels", "container"),
+    ("kind", "codec", "sample_rate", "channels", "container", "seekable"),
     [
-        ("mp3", "mp3", 44100, 2, "mp3"),
-        ("m4a", "aac", 48000, 1, "mov,mp4,m4a,3gp,3g2,mj2"),
-        ("wav", "pcm_s16le", 44100, 2, "wav"),
-        ("webm", "opus", 48000, 1, "matroska,webm"),
-        ("ogg", "vorbis", 48000, 2, "ogg"),
-        ("flac", "flac", 22050, 1, "flac"),
-        ("mp4", "aac", 44100, 2, "mov,mp4,m4a,3gp,3g2,mj2"),
+        ("mp3", "mp3", 44100, 2, "mp3", True),
+        ("m4a", "aac", 48000, 1, "mov,mp4,m4a,3gp,3g2,mj2", True),
+        ("wav", "pcm_s16le", 44100, 2, "wav", True),
+        ("webm", "opus", 48000, 1, "matroska,webm", False),  # live-streamed: no duration, no cues
+        ("ogg", "vorbis", 48000, 2, "ogg", True),
+        ("flac", "flac", 22050, 1, "flac", True),
+        ("mp4", "aac", 44100, 2, "mov,mp4,m4a,3gp,3g2,mj2", True),
     ],
 )
-def test_probe_describes_every_accepted_type(short_files, kind, codec, sample_rate, channels, container):
+def test_probe_describes_every_accepted_type(short_files, kind, codec, sample_rate, channels, container, seekable):
     info = probe(short_files[kind])
-    assert info == AudioInfo(info.duration_ms, codec, sample_rate, channels, container)
+    assert info == AudioInfo(info.duration_ms, codec, sample_rate, channels, container, seekable)
     assert abs(info.duration_ms - SHORT_S * 1000) <= 50
 
 
@@ -108,6 +109,17 @@ def test_truncated_file_passes_the_quick_probe_but_prepare_says_where_it_stops(s
     assert probe(truncated).duration_ms == pytest.approx(SHORT_S * 1000, abs=50)
     with pytest.raises(InvalidAudioError, match=r"^The audio could not be decoded past 0:1[12]; the file may be"):
         prepare(truncated, tmp_path)
+
+
+def test_truncated_file_fails_where_a_chunk_cut_from_it_stops(short_files, tmp_path):
+    data = short_files["mp3"].read_bytes()
+    truncated = tmp_path / "truncated.mp3"
+    truncated.write_bytes(data[: len(data) * 6 // 10])
+    info = probe(truncated)
+    export_chunk(truncated, ChunkRange(0, 0, 8_000), tmp_path / "whole.flac")  # before the break: fine
+    with pytest.raises(InvalidAudioError, match=r"^The audio could not be decoded past 0:1[12]; the file may be"):
+        export_chunk(truncated, ChunkRange(1, 8_000, info.duration_ms), tmp_path / "broken.flac")
+    assert not list(tmp_path.glob("broken.flac*")), "no partial chunk is left"
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +165,7 @@ def test_prepare_reads_a_stream_without_seek_index(short_files, tmp_path):
 def test_export_chunks_cuts_the_wav_at_exact_samples(prepared, tmp_path):
     ranges = plan_chunks(prepared.duration_ms, prepared.silences, 40_000)
     assert len(ranges) >= 5
-    landed = dict(export_chunks(prepared, ranges, tmp_path))
+    landed = dict(export_chunks(prepared.wav_path, ranges, tmp_path))
     assert sorted(landed, key=lambda chunk: chunk.index) == ranges
     with wave.open(str(prepared.wav_path)) as wav:
         samples = wav.readframes(wav.getnframes())
@@ -252,3 +264,26 @@ def test_plan_rejects_what_it_cannot_plan():
         plan_chunks(0, [], 600_000)
     with pytest.raises(ValueError):
         plan_chunks(1_000_000, [], 600_000, overlap_ms=300_000)
+
+
+def test_planning_by_seeking_cuts_where_planning_the_whole_decode_does(recording, prepared):
+    """plan_recording decodes only the windows before each boundary, and finds the same cuts."""
+    _, path = recording
+    info = probe(path)
+    assert info.seekable
+    by_seeking = plan_recording(path, info, 60_000, search_window_ms=15_000)
+    whole = plan_chunks(prepared.duration_ms, prepared.silences, 60_000, search_window_ms=15_000)
+    assert len(by_seeking) == len(whole) >= 3
+    for seeked, decoded in zip(by_seeking, whole):
+        assert abs(seeked.start_ms - decoded.start_ms) <= 30 and abs(seeked.end_ms - decoded.end_ms) <= 50
+    overlapped = [(a, b) for a, b in pairwise(by_seeking) if b.start_ms < a.end_ms]
+    assert overlapped, "the continuous speech at 40-70 s forces an overlapped cut"
+
+
+def test_chunks_cut_straight_from_the_source_hold_every_word_once(recording, tmp_path):
+    from transcription.seams import merge_chunk_texts
+
+    script, path = recording
+    ranges = plan_recording(path, probe(path), 60_000, search_window_ms=15_000)
+    texts = [(chunk, words_text(decode_dtmf_file(file))) for chunk, file in export_chunks(path, ranges, tmp_path)]
+    assert merge_chunk_texts(texts) == words_text(script)

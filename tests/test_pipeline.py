@@ -2,9 +2,10 @@
 
 import pytest
 
-from extensions import db
+from extensions import db, get_storage
 from models import Transcription
-from tests.support.dtmf import words_text
+from tests.support.audio_files import write_audio
+from tests.support.dtmf import dtmf_script, words_text
 from tests.support.web import csrf_token, transcription_id_from, upload, wait_for_status
 
 PREVIOUS_SESSION = "and that is where we stopped last week, with the budget for the Lisbon office"
@@ -140,3 +141,17 @@ def test_unknown_transcription_is_a_404_page(client):
     response = client.get("/transcriptions/999999")
     assert response.status_code == 404
     assert "Not found" in response.get_data(as_text=True)
+
+
+def test_a_browser_recording_without_a_stated_duration_is_cut_from_a_working_copy(
+        app, client, worker, fake_openai, short_chunks, tmp_path):
+    words = dtmf_script(80, seed=9)
+    path = write_audio(tmp_path / "browser.webm", words, 80, sample_rate=48000, streamed=True)
+    transcription_id = transcription_id_from(upload(client, path, content_type="audio/webm"))
+    transcription = wait_for_status(app, transcription_id)
+    assert transcription.status == "finished", transcription.error
+    assert transcription.text == words_text(words)
+    assert transcription.chunk_count == 3
+    with app.app_context():
+        session_audio = db.session.get(Transcription, transcription_id).session_audio
+        assert not get_storage().exists(session_audio.work_key), "the working copy is removed when done"

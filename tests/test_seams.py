@@ -78,7 +78,8 @@ CHUNK_MS = 30_000
 def transcribe_chunks(source, workdir, chunk_ms: int) -> tuple[list[ChunkRange], list[tuple[ChunkRange, str]]]:
     prepared = prepare(source, workdir)
     ranges = plan_chunks(prepared.duration_ms, prepared.silences, chunk_ms)
-    texts = [(chunk, words_text(decode_dtmf_file(path))) for chunk, path in export_chunks(prepared, ranges, workdir)]
+    exported = export_chunks(prepared.wav_path, ranges, workdir)
+    texts = [(chunk, words_text(decode_dtmf_file(path))) for chunk, path in exported]
     return ranges, texts
 
 

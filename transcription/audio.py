@@ -33,6 +33,7 @@ __all__ = [
     "export_chunks",
     "ffmpeg_binary",
     "plan_chunks",
+    "plan_recording",
     "prepare",
     "probe",
 ]
@@ -107,6 +108,9 @@ class AudioInfo:
     sample_rate: int
     channels: int
     container: str
+    # The container states its duration, so chunks can be cut straight from it by seeking;
+    # otherwise (a live-streamed webm) the duration was measured by decoding it all.
+    seekable: bool = True
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,7 @@ def _decode(
     path: Path,
     sink: Callable[[bytes], object] | None = None,
     *,
+    start_ms: int = 0,
     seconds: float | None = None,
     detect_silence: bool = False,
 ) -> _Decoded:
@@ -181,7 +186,8 @@ def _decode(
     if detect_silence:
         filters.append(f"silencedetect=noise={SILENCE_DB}dB:d={MIN_SILENCE_MS / 1000}")
     command = [
-        ffmpeg_binary(), "-nostdin", "-hide_banner", "-nostats", *_input(path),
+        ffmpeg_binary(), "-nostdin", "-hide_banner", "-nostats",
+        *(["-ss", f"{start_ms / 1000:.3f}"] if start_ms else []), *_input(path),
         "-map", "0:a:0", *(["-t", str(seconds)] if seconds else []), "-af", ",".join(filters),
         "-c:a", "pcm_s16le", "-f", "s16le", "pipe:1",
     ]  # fmt: skip
@@ -253,6 +259,7 @@ def probe(path: str | Path, max_duration_ms: int | None = None) -> AudioInfo:
         raise decoded.invalid(_undecodable_past(0) if duration_ms else EMPTY_RECORDING)
     if max_duration_ms is not None and duration_ms is not None and duration_ms > max_duration_ms:
         raise InvalidAudioError(too_long(max_duration_ms, duration_ms))
+    seekable = duration_ms is not None
     if duration_ms is None:
         measured = _decode(path, seconds=_decode_limit_seconds(max_duration_ms))
         if measured.returncode != 0:
@@ -262,7 +269,8 @@ def probe(path: str | Path, max_duration_ms: int | None = None) -> AudioInfo:
         duration_ms = measured.ms
     if duration_ms == 0:
         raise decoded.invalid(EMPTY_RECORDING)
-    return AudioInfo(duration_ms=duration_ms, container=_container(decoded), **_stream_facts(decoded))
+    return AudioInfo(duration_ms=duration_ms, container=_container(decoded), seekable=seekable,
+                     **_stream_facts(decoded))
 
 
 def _decode_limit_seconds(max_duration_ms: int | None) -> float | None:
@@ -342,6 +350,46 @@ def plan_chunks(
     window holds no silence the cut falls at the boundary and the next chunk
     starts `overlap_ms` earlier, so a word cut there is whole in one of the two.
     """
+    return _plan(duration_ms, lambda lo, hi: _latest_silence_middle(silences, lo, hi), chunk_ms,
+                 overlap_ms=overlap_ms, search_window_ms=search_window_ms)
+
+
+def plan_recording(
+    path: str | Path,
+    info: AudioInfo,
+    chunk_ms: int,
+    *,
+    overlap_ms: int = 2000,
+    search_window_ms: int = 30_000,
+) -> list[ChunkRange]:
+    """Plan the chunks of a seekable recording without decoding all of it.
+
+    The same cuts as `plan_chunks`, but silences are looked for only in the
+    window before each boundary, each window decoded by seeking to it: a
+    2-hour file is planned in about a second instead of a full decode, and
+    its chunks are cut straight from it (`export_chunk`). Not for recordings
+    whose container states no duration (`info.seekable` is False): prepare those.
+    """
+    path = Path(path)
+
+    def silence_in_window(lo: int, hi: int) -> int | None:
+        window = _decode(path, start_ms=lo, seconds=(hi - lo) / 1000, detect_silence=True)
+        silences = [(lo + start, lo + end) for start, end in window.silences]
+        return _latest_silence_middle(silences, lo, hi)
+
+    return _plan(info.duration_ms, silence_in_window, chunk_ms,
+                 overlap_ms=overlap_ms, search_window_ms=search_window_ms)
+
+
+def _plan(
+    duration_ms: int,
+    cut_between: Callable[[int, int], int | None],
+    chunk_ms: int,
+    *,
+    overlap_ms: int,
+    search_window_ms: int,
+) -> list[ChunkRange]:
+    """The planning rule of `plan_chunks`; `cut_between(lo, hi)` finds a silence's middle in [lo, hi]."""
     chunk_ms = min(chunk_ms, MAX_CHUNK_MS)
     if duration_ms <= 0:
         raise ValueError(f"duration_ms must be positive, not {duration_ms}")
@@ -353,7 +401,7 @@ def plan_chunks(
     start = 0
     while duration_ms - start > chunk_ms:
         boundary = start + chunk_ms
-        cut = _latest_silence_middle(silences, boundary - window_ms, boundary)
+        cut = cut_between(boundary - window_ms, boundary)
         if cut is None:
             ranges.append(ChunkRange(len(ranges), start, boundary))
             start = boundary - overlap_ms
@@ -375,10 +423,12 @@ def _latest_silence_middle(silences: list[tuple[int, int]], lo: int, hi: int) ->
 
 
 def export_chunk(audio_path: str | Path, chunk: ChunkRange, dest_path: str | Path) -> Path:
-    """Encode `chunk` of `audio_path` (the prepared WAV, or the source) as 16 kHz mono FLAC at `dest_path`.
+    """Encode `chunk` of `audio_path` (the source, or a prepared WAV) as 16 kHz mono FLAC at `dest_path`.
 
     Cut at exact samples. Written under a temporary name and renamed, so
-    `dest_path` never holds half a chunk. Raises RuntimeError if ffmpeg fails.
+    `dest_path` never holds half a chunk. Raises InvalidAudioError if the source
+    ends or breaks off inside the chunk (a truncated or corrupt file), and
+    RuntimeError if ffmpeg fails otherwise.
     """
     dest_path = Path(dest_path)
     partial = dest_path.with_name(dest_path.name + ".part")
@@ -392,14 +442,30 @@ def export_chunk(audio_path: str | Path, chunk: ChunkRange, dest_path: str | Pat
         partial.unlink(missing_ok=True)
         error = result.stderr.decode(errors="replace").strip()[-2000:]
         raise RuntimeError(f"ffmpeg could not export chunk {chunk.index} of {audio_path}: {error}")
+    exported_ms = _flac_duration_ms(partial)
+    if exported_ms < chunk.end_ms - chunk.start_ms - TRUNCATION_TOLERANCE_MS:
+        partial.unlink(missing_ok=True)
+        log.warning("%s: chunk %d decoded to %d ms of %d", audio_path, chunk.index, exported_ms,
+                    chunk.end_ms - chunk.start_ms)
+        raise InvalidAudioError(_undecodable_past(chunk.start_ms + exported_ms))
     os.replace(partial, dest_path)
     return dest_path
 
 
+def _flac_duration_ms(path: Path) -> int:
+    """The duration a FLAC file's STREAMINFO states (ffmpeg fills it in when it closes the file)."""
+    with open(path, "rb") as file:
+        head = file.read(26)
+    # "fLaC", a 4-byte block header, then STREAMINFO: 20-bit rate, 3+5 bits, 36-bit sample count.
+    packed = int.from_bytes(head[18:26], "big")
+    sample_rate, samples = packed >> 44, packed & ((1 << 36) - 1)
+    return samples * 1000 // sample_rate if sample_rate else 0
+
+
 def export_chunks(
-    prepared: PreparedAudio, ranges: list[ChunkRange], dest_dir: str | Path, *, workers: int | None = None
+    audio_path: str | Path, ranges: list[ChunkRange], dest_dir: str | Path, *, workers: int | None = None
 ) -> Iterator[tuple[ChunkRange, Path]]:
-    """Export every range of `prepared` into `dest_dir` as chunk-NNNN.flac, `workers` ffmpeg at a time.
+    """Export every range of `audio_path` into `dest_dir` as chunk-NNNN.flac, `workers` ffmpeg at a time.
 
     Yields each (range, path) as soon as its file is written, so not necessarily
     in order. `workers` defaults to the number of usable CPU cores, up to
@@ -408,7 +474,7 @@ def export_chunks(
     workers = workers or min(_usable_cores(), MAX_EXPORT_WORKERS)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {
-            pool.submit(export_chunk, prepared.wav_path, chunk, Path(dest_dir) / f"chunk-{chunk.index:04d}.flac"): chunk
+            pool.submit(export_chunk, audio_path, chunk, Path(dest_dir) / f"chunk-{chunk.index:04d}.flac"): chunk
             for chunk in ranges
         }
         try:
