@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
+from flask import Flask, current_app
 from kombu.exceptions import OperationalError
 
 from extensions import db
@@ -20,22 +20,35 @@ class BrokerUnavailable(Exception):
     """The job queue could not be reached; nothing was enqueued."""
 
 
-class CompletedJob:
-    """The result of a transcription run in the caller, shaped like a queued job's handle."""
+class TranscriptionHandle:
+    """A transcription job: .id, .state, .ready(), .successful(), .get(timeout=...) -> its result.
 
-    def __init__(self, job_id: str, result: dict):
-        self.id = job_id
-        self.result = result
-        self.state = "SUCCESS"
+    The pipeline task's own result holds ids and counts but no text (Celery logs
+    return values); get() adds the transcript's "text" from the database.
+    """
+
+    def __init__(self, job, app: Flask):
+        self._job = job
+        self._app = app
+        self.id = job.id
+
+    @property
+    def state(self) -> str:
+        return self._job.state
 
     def ready(self) -> bool:
-        return True
+        return self._job.ready()
 
     def successful(self) -> bool:
-        return True
+        return self._job.successful()
 
     def get(self, timeout: float | None = None) -> dict:
-        return self.result
+        result = dict(self._job.get(timeout=timeout))
+        with self._app.app_context():
+            transcription = db.session.get(Transcription, result["transcription_id"])
+            finished = transcription is not None and transcription.status == TranscriptionStatus.FINISHED
+            result["text"] = transcription.text if finished else ""
+        return result
 
 
 class TranscriptionService:
@@ -80,9 +93,10 @@ class TranscriptionService:
         if transcription is None or transcription.status in TranscriptionStatus.ENDED:
             transcription = new_transcription(session_audio, current_app.config)
         db.session.commit()
+        app = current_app._get_current_object()
         if use_celery:
             try:
-                return self.enqueue(transcription)
+                return TranscriptionHandle(self.enqueue(transcription), app)
             except BrokerUnavailable as exc:
                 log.warning("Broker unreachable (%s); transcribing recording %s synchronously in this process",
                             exc, session_audio.id)
@@ -91,4 +105,4 @@ class TranscriptionService:
         result = process_session_audio_task.apply(
             args=[session_audio.id], kwargs={"transcription_id": transcription.id},
         )
-        return CompletedJob(result.id, result.get())
+        return TranscriptionHandle(result, app)
