@@ -16,7 +16,7 @@ from wtforms.validators import Length
 
 from extensions import db, get_storage
 from models import SessionAudio
-from tasks.pipeline import new_transcription
+from tasks.pipeline import max_audio_ms, new_transcription
 from tasks.service import BrokerUnavailable, TranscriptionService
 from transcription.audio import InvalidAudioError, probe
 
@@ -76,7 +76,7 @@ def accept_recording(form: UploadForm) -> SessionAudio:
     size = os.path.getsize(incoming_path)
     if size == 0:
         raise InvalidAudioError("The file is empty.")
-    info = probe(incoming_path, max_duration_ms=_max_duration_ms())
+    info = probe(incoming_path, max_duration_ms=max_audio_ms(current_app.config))
     stored_name = f"{uuid.uuid4().hex}.{extension}"
     session_audio = SessionAudio(
         original_name=_display_name(upload.filename),
@@ -110,11 +110,6 @@ def _queue(session_audio: SessionAudio) -> int:
         flash("The job queue cannot be reached right now. Your recording is saved and will be "
               "transcribed as soon as a worker is available.", "warning")
     return transcription.id
-
-
-def _max_duration_ms() -> int | None:
-    minutes = int(current_app.config["MAX_AUDIO_MINUTES"])
-    return minutes * 60_000 if minutes > 0 else None
 
 
 def _display_name(filename: str) -> str:

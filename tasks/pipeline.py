@@ -73,6 +73,13 @@ def enqueue_transcription(transcription: Transcription):
     return result
 
 
+def max_audio_ms(config) -> int | None:
+    """MAX_AUDIO_MINUTES in ms, None for no limit (0). Uploads are probed against it, and the
+    worker never decodes past it, whatever a container states."""
+    minutes = int(config["MAX_AUDIO_MINUTES"])
+    return minutes * 60_000 if minutes > 0 else None
+
+
 def new_transcription(session_audio: SessionAudio, config) -> Transcription:
     """A queued transcription with the settings in force now, recorded so every worker obeys them.
 
@@ -192,7 +199,7 @@ def _plan(transcription: Transcription) -> None:
     session_audio = transcription.session_audio
     source = get_storage().local_path(session_audio.audio_key)
     chunk_ms = transcription.chunk_seconds * 1000
-    info = probe(source)
+    info = probe(source, max_duration_ms=max_audio_ms(current_app.config))
     if info.seekable:
         ranges = plan_recording(source, info, chunk_ms)  # seconds, however long the recording
     else:
@@ -213,7 +220,8 @@ def _make_working_copy(session_audio: SessionAudio) -> PreparedAudio:
     16 kHz mono working copy in storage, which the lanes cut chunks from instead."""
     storage = get_storage()
     with tempfile.TemporaryDirectory(prefix="prepare-") as workdir:
-        prepared = prepare(storage.local_path(session_audio.audio_key), Path(workdir))
+        prepared = prepare(storage.local_path(session_audio.audio_key), Path(workdir),
+                           max_duration_ms=max_audio_ms(current_app.config))
         storage.put_file(session_audio.work_key, prepared.wav_path, move=True)
     return prepared
 
