@@ -46,6 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
     import tasks.health  # noqa: F401
     import tasks.pipeline  # noqa: F401  (registers the tasks on the Celery app)
     import tasks.recovery  # noqa: F401
+    import tasks.retention  # noqa: F401
     import tasks.shutdown  # noqa: F401  (warm-shutdown signal handlers)
     from blueprints import accounts, health, jobs, transcriptions, uploads, users
 

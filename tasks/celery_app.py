@@ -46,6 +46,10 @@ def celery_settings(config: dict) -> dict:
                 "task": "tasks.recovery.recover_stale_transcriptions",
                 "schedule": float(config["RECOVERY_INTERVAL_SECONDS"]),
             },
+            "apply-retention": {
+                "task": "tasks.retention.apply_retention",
+                "schedule": float(config["RETENTION_INTERVAL_SECONDS"]),
+            },
         },
     }
 
