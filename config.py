@@ -85,6 +85,8 @@ class Config:
     OPENAI_BASE_URL = env_str("OPENAI_BASE_URL") or None
     OPENAI_TIMEOUT_SECONDS = env_float("OPENAI_TIMEOUT_SECONDS", 300.0)
     TRANSCRIPTION_MODEL = env_str("TRANSCRIPTION_MODEL", "whisper-1")
+    # auto: OpenAI when OPENAI_API_KEY is set, else the offline engine (pocketsphinx).
+    TRANSCRIPTION_ENGINE = env_str("TRANSCRIPTION_ENGINE", "auto")
 
     UPLOAD_FOLDER = env_str("UPLOAD_FOLDER") or None  # None: instance/uploads
     MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 1024)

@@ -19,6 +19,7 @@ from models import SessionAudio
 from tasks.pipeline import max_audio_ms, new_transcription
 from tasks.service import BrokerUnavailable, TranscriptionService
 from transcription.audio import InvalidAudioError, probe
+from transcription.engines import EngineUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +53,12 @@ class UploadForm(FlaskForm):
 def upload():
     form = UploadForm()
     if form.validate_on_submit():
-        if not current_app.config.get("OPENAI_API_KEY"):
-            form.audio.errors.append(
-                "Transcription needs an OpenAI API key. Set OPENAI_API_KEY in the environment or in a "
-                ".env file in the app's folder (OPENAI_API_KEY=sk-...), then restart the app.")
+        try:
+            session_audio = accept_recording(form)
+        except (InvalidAudioError, EngineUnavailable) as exc:
+            form.audio.errors.append(str(exc))
         else:
-            try:
-                session_audio = accept_recording(form)
-            except InvalidAudioError as exc:
-                form.audio.errors.append(str(exc))
-            else:
-                return redirect(url_for("transcriptions.show", transcription_id=_queue(session_audio)))
+            return redirect(url_for("transcriptions.show", transcription_id=_queue(session_audio)))
     status = 400 if form.errors else 200
     return render_template("upload.html", form=form, max_upload_mb=current_app.config["MAX_UPLOAD_MB"]), status
 

@@ -6,7 +6,7 @@ import pytest
 
 from extensions import db
 from models import SessionAudio, Transcription
-from tests.support.web import csrf_token, upload, wait_for_status
+from tests.support.web import csrf_token, transcription_id_from, upload, wait_for_status
 
 
 def stored_files(app) -> list:
@@ -76,13 +76,44 @@ def test_over_the_size_limit_is_a_friendly_413(app, client, nothing_left_behind,
     assert "<form" in response.get_data(as_text=True), "the form is shown again"
 
 
-def test_without_an_api_key_the_upload_says_how_to_set_it(app, client, make_recording, monkeypatch,
-                                                          nothing_left_behind):
+def test_openai_engine_without_an_api_key_says_how_to_set_it(app, client, make_recording, monkeypatch,
+                                                            nothing_left_behind):
     monkeypatch.setitem(app.config, "OPENAI_API_KEY", "")
+    monkeypatch.setitem(app.config, "TRANSCRIPTION_ENGINE", "openai")
     path, _ = make_recording(5)
     response = upload(client, path)
     assert response.status_code == 400
     assert "OPENAI_API_KEY" in response.get_data(as_text=True)
+
+
+def test_an_unknown_engine_setting_is_named(app, client, make_recording, monkeypatch, nothing_left_behind):
+    monkeypatch.setitem(app.config, "TRANSCRIPTION_ENGINE", "whisper.cpp")
+    path, _ = make_recording(5)
+    response = upload(client, path)
+    assert response.status_code == 400
+    assert "TRANSCRIPTION_ENGINE must be one of auto, openai, offline" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("setting", "api_key", "engine", "model"), [
+    ("auto", "", "pocketsphinx", "en-us"),
+    ("auto", "sk-test", "openai", "whisper-1"),
+    ("offline", "sk-test", "pocketsphinx", "en-us"),
+    ("openai", "sk-test", "openai", "whisper-1"),
+])
+def test_the_engine_is_chosen_and_recorded_at_upload(app, client, make_recording, monkeypatch, setting, api_key,
+                                                     engine, model):
+    monkeypatch.setitem(app.config, "OPENAI_API_KEY", api_key)
+    monkeypatch.setitem(app.config, "TRANSCRIPTION_ENGINE", setting)
+    monkeypatch.setitem(app.config, "TRANSCRIPTION_MODEL", "whisper-1")
+    # No worker: the transcription stays queued, which is all this test looks at.
+    monkeypatch.setattr("tasks.service.TranscriptionService.enqueue", lambda self, transcription: None)
+    path, _ = make_recording(5)
+    transcription_id = transcription_id_from(upload(client, path))
+    with app.app_context():
+        transcription = db.session.get(Transcription, transcription_id)
+        assert (transcription.engine, transcription.model) == (engine, model)
+    page = client.get(f"/transcriptions/{transcription_id}").get_data(as_text=True)
+    assert f"engine <strong>{engine}</strong>, model <strong>{model}</strong>" in page
 
 
 def test_a_good_recording_is_stored_under_a_server_name_and_queued(app, client, make_recording, worker,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import openai
+
+from transcription.ffmpeg import ffmpeg_binary
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,120 @@ def _parse_response(response, timed: bool) -> ChunkTranscript:
     return ChunkTranscript(text=text, segments=segments)
 
 
+class PocketSphinxEngine:
+    """Offline speech recognition with PocketSphinx and the English model its package ships.
+
+    No key, no network: the fallback that lets the app work out of the box. Far
+    less accurate than Whisper; the prompt is ignored (it has no use for one).
+    """
+
+    name = "pocketsphinx"
+    SAMPLE_RATE = 16000
+    # Recognised tokens that are not words: sentence marks, silence, noise, fillers.
+    NON_WORDS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[LAUGH]", "[COUGH]"}
+
+    # One decoder per process: loading the model takes a second and 30 MB, and a
+    # decoder holds one utterance at a time, hence the lock.
+    _decoder = None
+    _initial_cmn: str = ""
+    _lock = threading.Lock()
+
+    def __init__(self, model: str = "en-us"):
+        if model != OFFLINE_MODEL:
+            raise PermanentEngineError(
+                f"The offline engine has only the {OFFLINE_MODEL!r} model, not {model!r}.")
+        self.model = model
+
+    def transcribe(self, audio_path: str, prompt: str = "") -> ChunkTranscript:
+        from pocketsphinx import Endpointer
+
+        with self._lock:
+            decoder = self._loaded_decoder()
+            # Cepstral mean normalisation adapts to the audio it hears; start every chunk
+            # from the model's default so the same chunk always gives the same text.
+            decoder.set_cmn(self._initial_cmn)
+            endpointer = Endpointer(sample_rate=self.SAMPLE_RATE)
+            segments = [self._decode(decoder, pcm, start_s, end_s)
+                        for pcm, start_s, end_s in _speech_regions(audio_path, endpointer)]
+        segments = [segment for segment in segments if segment.text]
+        return ChunkTranscript(text=" ".join(segment.text for segment in segments), segments=segments)
+
+    @classmethod
+    def _loaded_decoder(cls):
+        if cls._decoder is None:
+            from pocketsphinx import Decoder
+
+            cls._decoder = Decoder(samprate=cls.SAMPLE_RATE, loglevel="FATAL")
+            cls._initial_cmn = cls._decoder.get_cmn()
+        return cls._decoder
+
+    def _decode(self, decoder, pcm: bytes, start_s: float, end_s: float) -> Segment:
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        words = [_plain_word(s.word) for s in decoder.seg() if s.word not in self.NON_WORDS]
+        words = [word for word in words if word and not word.startswith("++")]
+        return Segment(start_ms=round(start_s * 1000), end_ms=round(end_s * 1000), text=" ".join(words))
+
+
+def _plain_word(token: str) -> str:
+    """"read(2)" (the second pronunciation of "read") is the word "read"."""
+    return token.split("(", 1)[0]
+
+
+def _speech_regions(audio_path: str, endpointer):
+    """Yield (pcm, start_s, end_s) for each stretch of speech in the file, decoded by ffmpeg
+    to 16 kHz mono as it is read: only one stretch is held in memory."""
+    command = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(audio_path),
+               "-map", "0:a:0", "-ac", "1", "-ar", str(PocketSphinxEngine.SAMPLE_RATE), "-f", "s16le", "pipe:1"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        frames: list[bytes] = []
+        while True:
+            frame = process.stdout.read(endpointer.frame_bytes)
+            last = len(frame) < endpointer.frame_bytes
+            # end_stream flushes the speech still held back; it needs at least one sample.
+            speech = endpointer.end_stream(frame or b"\0\0") if last else endpointer.process(frame)
+            if speech is not None:
+                frames.append(speech)
+                if not endpointer.in_speech:
+                    yield b"".join(frames), endpointer.speech_start, endpointer.speech_end
+                    frames = []
+            if last:
+                break
+        error = process.stderr.read().decode(errors="replace").strip()
+    if process.returncode != 0:
+        raise PermanentEngineError(f"The audio could not be decoded: {error[-300:] or 'ffmpeg failed'}")
+
+
+OPENAI = "openai"
+OFFLINE = "offline"
+ENGINE_SETTINGS = ("auto", OPENAI, OFFLINE)
+OFFLINE_MODEL = "en-us"
+
+
+class EngineUnavailable(ValueError):
+    """The configured engine cannot be used; the message says how to fix the settings."""
+
+
+def choose_engine(setting: str, openai_api_key: str, openai_model: str) -> tuple[str, str]:
+    """The (engine, model) a new transcription uses, from TRANSCRIPTION_ENGINE.
+
+    "auto" means OpenAI when a key is set, otherwise the offline engine.
+    """
+    setting = (setting or "auto").strip().lower()
+    if setting not in ENGINE_SETTINGS:
+        raise EngineUnavailable(
+            f"TRANSCRIPTION_ENGINE must be one of {', '.join(ENGINE_SETTINGS)}, got {setting!r}.")
+    if setting == OPENAI or (setting == "auto" and openai_api_key):
+        if not openai_api_key:
+            raise EngineUnavailable(
+                "TRANSCRIPTION_ENGINE is openai, which needs an OpenAI API key. Set OPENAI_API_KEY in the "
+                "environment or in a .env file in the app's folder (OPENAI_API_KEY=sk-...), or set "
+                "TRANSCRIPTION_ENGINE=offline, then restart the app.")
+        return OpenAIEngine.name, openai_model
+    return PocketSphinxEngine.name, OFFLINE_MODEL
+
+
 def build_engine(engine_name: str, model: str, config) -> TranscriptionEngine:
     """The engine a transcription asked for, configured from the app's settings."""
     if engine_name == "openai":
@@ -134,4 +252,6 @@ def build_engine(engine_name: str, model: str, config) -> TranscriptionEngine:
             base_url=config.get("OPENAI_BASE_URL") or None,
             timeout=float(config.get("OPENAI_TIMEOUT_SECONDS", 300.0)),
         )
+    if engine_name == PocketSphinxEngine.name:
+        return PocketSphinxEngine(model)
     raise PermanentEngineError(f"Unknown transcription engine {engine_name!r}.")
