@@ -25,11 +25,9 @@ def check_secret_key(config: Mapping) -> None:
     if not config.get("REQUIRE_STRONG_SECRET_KEY"):
         return
     key = config.get("SECRET_KEY") or ""
-    if not key:
-        raise InsecureSecretKey(f"SECRET_KEY is not set; APP_ENV=production refuses to start without one. {HOW_TO_SET}")
-    if key == DEVELOPMENT_SECRET_KEY:
-        raise InsecureSecretKey("SECRET_KEY is the development default, which anyone can read in the source; "
-                                f"APP_ENV=production refuses to start with it. {HOW_TO_SET}")
+    if not key or key == DEVELOPMENT_SECRET_KEY:
+        raise InsecureSecretKey("SECRET_KEY is not set (the development default is public: anyone can read it in "
+                                f"the source); APP_ENV=production refuses to start without a real one. {HOW_TO_SET}")
     if len(key) < MIN_SECRET_KEY_LENGTH:
         raise InsecureSecretKey(f"SECRET_KEY has {len(key)} characters; APP_ENV=production needs at least "
                                 f"{MIN_SECRET_KEY_LENGTH}. {HOW_TO_SET}")
