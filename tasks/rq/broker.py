@@ -14,6 +14,7 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from celery import current_app as current_celery_app
+from celery.utils.nodenames import anon_nodename
 
 from .timeouts import celery_time_limits
 
@@ -43,6 +44,7 @@ def publish(jobs: Sequence[Job], confirm: Callable[[], bool] | None = None) -> N
     app = current_celery_app._get_current_object()
     parent = app.current_worker_task  # a job enqueued by a running task is that task's child
     options = {
+        "origin": anon_nodename(),  # what Celery would compute (a gethostname call) for every message
         "create_sent_event": app.conf.task_send_sent_event,
         "root_id": parent and (parent.request.root_id or parent.request.id),
         "parent_id": parent and parent.request.id,
@@ -51,10 +53,11 @@ def publish(jobs: Sequence[Job], confirm: Callable[[], bool] | None = None) -> N
     with app.producer_or_acquire() as producer:
         if confirm is not None and not confirm():
             return
+        batched = len(jobs) > 1
         # Redis: one pipelined LPUSH round trip for the whole batch (kombu's Producer.batch).
-        with producer.batch() if len(jobs) > 1 else nullcontext():
+        with producer.batch() if batched else nullcontext():
             for job, message in zip(jobs, messages, strict=True):
-                _send(app, producer, job, message)
+                _send(app, producer, job, message, batched)
 
 
 def _task_message(app: Celery, job: Job, options: dict) -> Any:
@@ -74,8 +77,12 @@ def _task_message(app: Celery, job: Job, options: dict) -> Any:
     )
 
 
-def _send(app: Celery, producer: Producer, job: Job, message: Any) -> None:
+def _send(app: Celery, producer: Producer, job: Job, message: Any, batched: bool) -> None:
     publish_options = {}
+    if batched:
+        # A batched message only reaches the broker when the batch is flushed; retrying
+        # each one while it is merely buffered would cost time and do nothing.
+        publish_options["retry"] = False
     if job.ttl is not None:
         # AMQP brokers drop the message themselves once the job's ttl has passed.
         publish_options["expiration"] = job.ttl

@@ -11,6 +11,7 @@ canceled, deleted) is acknowledged and skipped.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -30,7 +31,6 @@ from .registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
-from .serializers import dumps
 from .utils import as_text, parse_timeout, utcformat, utcnow
 
 if TYPE_CHECKING:
@@ -307,11 +307,16 @@ class Queue:
         return self._check_stored(job, answer)
 
     def _enqueue_args(self, job: Job, unique: bool) -> list[Any]:
+        return [job.id, self.name, time.time(), utcformat(job.enqueued_at), "1" if job.enqueue_at_front else "0",
+                "1" if unique else "0", self._fields(job), *job.dependency_ids]
+
+    @staticmethod
+    def _fields(job: Job) -> str:
+        """The job's hash fields as one JSON argument for the enqueue scripts."""
         # The job is taken as queued (attempt 1) until the script answers otherwise.
         job._status = JobStatus.QUEUED
         job.attempt = 1
-        return [job.id, self.name, time.time(), utcformat(job.enqueued_at), "1" if job.enqueue_at_front else "0",
-                "1" if unique else "0", dumps(job.to_mapping()), *job.dependency_ids]
+        return json.dumps(job.to_mapping())  # all strings: the standard encoder will do
 
     @staticmethod
     def _check_stored(job: Job, answer: Any) -> Any:
@@ -374,13 +379,23 @@ class Queue:
         if not self._is_async:
             return [self.enqueue_job(job) for job in jobs]
         now = utcnow()
+        for job in jobs:
+            job.origin = self.name
+            job.enqueued_at = now
+        plain = [job for job in jobs if not job.dependency_ids]
+        with_dependencies = [job for job in jobs if job.dependency_ids]
         with self.connection.pipeline(transaction=False) as pipe:
-            for job in jobs:
-                job.origin = self.name
-                job.enqueued_at = now
+            # Jobs without dependencies: one script call for all; the others need one each.
+            plain_args = [self.name, time.time(), utcformat(now)]
+            for job in plain:
+                plain_args += [job.id, "1" if job.enqueue_at_front else "0", self._fields(job)]
+            if plain:
+                scripts.ENQUEUE_MANY(args=plain_args, client=pipe)
+            for job in with_dependencies:
                 self._store(job, False, pipe)
             answers = pipe.execute()
-        for job, answer in zip(jobs, answers, strict=True):
+        plain_answers = answers.pop(0) if plain else []
+        for job, answer in zip(plain + with_dependencies, plain_answers + answers, strict=True):
             if answer != 1:
                 job._status = JobStatus.DEFERRED
         broker.publish([job for job in jobs if job._status == JobStatus.QUEUED])

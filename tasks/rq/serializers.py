@@ -13,6 +13,8 @@ from kombu.utils import json
 
 def dumps(value: Any) -> str:
     """JSON text for `value`; TypeError when it is not JSON-serialisable."""
+    if not value and isinstance(value, (tuple, list, dict)):
+        return "{}" if isinstance(value, dict) else "[]"  # most jobs: no args or no kwargs
     return json.dumps(value)
 
 

@@ -174,6 +174,14 @@ def test_dependencies(queue, connection):
     done.get(timeout=15)
     assert queue.enqueue(jobs.add, 5, 5, depends_on=done).get(timeout=15) == 10  # already met: queued at once
 
+    parent_id = f"parent-{uuid.uuid4().hex[:8]}"
+    parent, child = queue.enqueue_many([
+        Queue.prepare_data(jobs.sleep_for, (0.3,), job_id=parent_id),
+        Queue.prepare_data(jobs.add, (3, 4), depends_on=parent_id),
+    ])
+    assert child.get_status() == JobStatus.DEFERRED
+    assert child.get(timeout=15) == 7 and parent.get_status() == JobStatus.FINISHED
+
 
 def test_soft_time_limit_fails_the_job_with_a_timeout(queue):
     job = queue.enqueue(jobs.sleep_for, 10, job_timeout=1)
