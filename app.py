@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import config as config_module
+import database
 import security
 from blueprints.upload_stream import StreamedUploadRequest, remove_unaccepted_uploads
 from extensions import csrf, db
@@ -30,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     _resolve_paths(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    database.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
@@ -67,7 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
     cli.register(app)
 
     with app.app_context():
-        db.create_all()
+        database.ensure_schema(app)
     return app
 
 

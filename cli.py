@@ -63,9 +63,13 @@ def celery_test(through_broker: bool, timeout: float) -> None:
 @click.command("init-db")
 @with_appcontext
 def init_db() -> None:
-    """Create the database tables (create_app also does this on first start)."""
-    db.create_all()
-    click.echo(f"Tables created in {maybe_sanitize_url(str(db.engine.url))}.")
+    """Create or upgrade the tables to the latest migration, even with AUTO_MIGRATE=0 (like `flask db upgrade`,
+    which it also does for a database made before migrations existed)."""
+    import database
+
+    database.ensure_schema(current_app, force=True)
+    click.echo(f"Database schema at revision {database.current_revision(db.engine)} in "
+               f"{maybe_sanitize_url(db.engine.url.render_as_string(hide_password=True))}.")
 
 
 @click.group("users")

@@ -4,7 +4,10 @@ every task running inside that Flask app's context."""
 from __future__ import annotations
 
 from celery import Celery, Task
+from celery.signals import worker_process_init
 from flask import Flask
+
+from extensions import db
 
 TRANSCRIPTION_QUEUE = "transcription"
 DEFAULT_QUEUE = "celery"
@@ -71,6 +74,13 @@ def celery_init_app(app: Flask) -> Celery:
         def __call__(self, *args, **kwargs):
             with app.app_context():
                 return self.run(*args, **kwargs)
+
+    @worker_process_init.connect(weak=False)
+    def _own_database_connections(**_kwargs):
+        # A pool child is forked with the parent's pooled connections; sharing a
+        # PostgreSQL socket between processes corrupts both sides' conversations.
+        with app.app_context():
+            db.engine.dispose(close=False)
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(celery_settings(app.config))

@@ -42,12 +42,21 @@ def fake_openai(fake_openai_server):
 
 
 @pytest.fixture(scope="session")
-def test_env(redis_server, runtime_dir, fake_openai_server) -> dict[str, str]:
+def database_url(runtime_dir):
+    """PostgreSQL on 127.0.0.1:5432 when it answers (a fresh database, dropped at the end), else SQLite."""
+    from tests.support.databases import session_database
+
+    with session_database(runtime_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def test_env(redis_server, runtime_dir, fake_openai_server, database_url) -> dict[str, str]:
     """Environment shared by the test process's app and every worker it starts."""
     env = {
         "APP_ENV": "testing",
         "SECRET_KEY": "test-secret-key",
-        "DATABASE_URL": f"sqlite:///{runtime_dir / 'test.sqlite3'}",
+        "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": f"{redis_server.url}/0",
         "CELERY_RESULT_BACKEND": f"{redis_server.url}/1",
         "UPLOAD_FOLDER": str(runtime_dir / "uploads"),

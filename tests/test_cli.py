@@ -39,4 +39,4 @@ def test_worker_starts_without_the_broker_connection_retry_warning(worker):
 
 def test_init_db_creates_tables(runner):
     result = runner.invoke(args=["init-db"])
-    assert result.exit_code == 0 and "Tables created" in result.output
+    assert result.exit_code == 0 and "Database schema at revision" in result.output
