@@ -93,7 +93,11 @@ class Bench:
         os.environ.update(self.env)
         from app import create_app
 
-        self.app = create_app()
+        try:
+            self.app = create_app()
+        except BaseException:
+            self.redis_server.stop()  # not left behind when the app refuses to start
+            raise
         self.celery = self.app.extensions["celery"]
         self.broker = Redis.from_url(f"{url}/0")
         self.results = Redis.from_url(f"{url}/1")  # Celery's results and tasks.rq's job data
