@@ -3,7 +3,6 @@ Celery worker, beat and the Flask CLI all start from."""
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import database
 import security
 from blueprints.upload_stream import StreamedUploadRequest, remove_unaccepted_uploads
 from extensions import csrf, db
+from logs import configure_logging
 from transcription.formats import format_clock
 from transcription.storage import LocalStorage
 
@@ -29,7 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     security.check_secret_key(app.config)
     _resolve_paths(app)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
 
     database.init_app(app)
     db.init_app(app)
