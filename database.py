@@ -16,7 +16,6 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
 from flask_migrate import Migrate, stamp, upgrade
@@ -62,8 +61,12 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's Alembic revision; None for a database without migration history."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        # Read directly: Alembic's MigrationContext would log two lines at every process start.
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def ensure_schema(app: Flask, *, force: bool = False) -> None:
