@@ -18,7 +18,7 @@ from blueprints.upload_stream import StreamedUploadRequest, remove_unaccepted_up
 from extensions import csrf, db
 from logs import configure_logging
 from transcription.formats import format_clock
-from transcription.storage import LocalStorage
+from transcription.storage import LocalStorage, Storage
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -35,7 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
-    app.extensions["storage"] = LocalStorage(app.config["UPLOAD_FOLDER"])
+    app.extensions["storage"] = _open_storage(app.config)
     with app.app_context():
         _tune_sqlite(db.engine)
 
@@ -103,6 +103,19 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+def _open_storage(config) -> Storage:
+    """Where recordings live: UPLOAD_FOLDER (local), or an S3 bucket with UPLOAD_FOLDER as this host's cache."""
+    kind = (config.get("STORAGE") or "local").strip().lower()
+    if kind == "local":
+        return LocalStorage(config["UPLOAD_FOLDER"])
+    if kind == "s3":
+        from transcription.s3_storage import S3Storage
+
+        return S3Storage(config.get("S3_BUCKET", ""), config["UPLOAD_FOLDER"], prefix=config.get("S3_PREFIX", ""),
+                         endpoint_url=config.get("S3_ENDPOINT_URL"), region=config.get("S3_REGION"))
+    raise ValueError(f"STORAGE must be local or s3, got {kind!r}")
 
 
 def _resolve_paths(app: Flask) -> None:

@@ -91,6 +91,15 @@ class Config:
     TRANSCRIPTION_ENGINE = env_str("TRANSCRIPTION_ENGINE", "auto")
 
     UPLOAD_FOLDER = env_str("UPLOAD_FOLDER") or None  # None: instance/uploads
+    # local: recordings in UPLOAD_FOLDER (shared by every host, if workers run on several).
+    # s3: in S3_BUCKET (S3_ENDPOINT_URL for MinIO and other S3-compatible servers; credentials
+    # from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or any source boto3 knows); UPLOAD_FOLDER is then
+    # only this host's uploads in flight and its cache of downloaded recordings.
+    STORAGE = env_str("STORAGE", "local")
+    S3_BUCKET = env_str("S3_BUCKET")
+    S3_PREFIX = env_str("S3_PREFIX")
+    S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL") or None
+    S3_REGION = env_str("S3_REGION") or env_str("AWS_DEFAULT_REGION") or None
     MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 1024)
     CHUNK_SECONDS = env_int("CHUNK_SECONDS", 600)
     # Longest recording accepted, as measured by probing (not the size: a small file can hold hours).

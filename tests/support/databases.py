@@ -80,8 +80,8 @@ def own_app(base_app, tmp_path, database_url: str, **config):
     from app import create_app
 
     settings = {key: base_app.config[key] for key in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")}
-    settings.update(TESTING=True, SQLALCHEMY_DATABASE_URI=database_url, UPLOAD_FOLDER=str(tmp_path / "uploads"),
-                    **config)
+    settings.update(TESTING=True, SQLALCHEMY_DATABASE_URI=database_url, UPLOAD_FOLDER=str(tmp_path / "uploads"))
+    settings.update(config)
     try:
         yield create_app(settings)
     finally:
