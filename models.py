@@ -123,7 +123,22 @@ class SessionAudio(db.Model):
         return self.transcriptions[-1] if self.transcriptions else None
 
 
-class Transcription(db.Model):
+class TranscriptionProgress:
+    """How far a transcription is, from its status and counts; shared by the model and by
+    transcription_view.TranscriptionView, what the pages read."""
+
+    @property
+    def is_ended(self) -> bool:
+        return self.status in TranscriptionStatus.ENDED
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.chunk_count:
+            return 100 if self.status == TranscriptionStatus.FINISHED else 0
+        return round(100 * self.chunks_done / self.chunk_count)
+
+
+class Transcription(TranscriptionProgress, db.Model):
     """One run of the pipeline over a recording, with the settings it used."""
 
     __tablename__ = "transcription"
@@ -152,16 +167,6 @@ class Transcription(db.Model):
         cascade="all, delete-orphan",
         order_by="TranscriptChunk.index",
     )
-
-    @property
-    def is_ended(self) -> bool:
-        return self.status in TranscriptionStatus.ENDED
-
-    @property
-    def progress_percent(self) -> int:
-        if not self.chunk_count:
-            return 100 if self.status == TranscriptionStatus.FINISHED else 0
-        return round(100 * self.chunks_done / self.chunk_count)
 
     @property
     def failed_chunk(self) -> TranscriptChunk | None:

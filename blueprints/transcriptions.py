@@ -6,9 +6,11 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 
+from extensions import db
 from models import Transcription, TranscriptionStatus
 from security.ownership import with_transcription
 from tasks.service import BrokerUnavailable, TranscriptionService
+from transcription_view import TranscriptionView
 
 bp = Blueprint("transcriptions", __name__, url_prefix="/transcriptions")
 
@@ -18,13 +20,13 @@ HTMX_STOP_POLLING = 286
 
 @bp.get("/<int:transcription_id>")
 @with_transcription
-def show(transcription: Transcription):
+def show(transcription: TranscriptionView):
     return render_template("transcription.html", transcription=transcription)
 
 
 @bp.get("/<int:transcription_id>/progress")
 @with_transcription
-def progress(transcription: Transcription):
+def progress(transcription: TranscriptionView):
     """The progress fragment the page polls (one SQL query); 286 once there is nothing more to wait for."""
     status = HTMX_STOP_POLLING if transcription.is_ended else 200
     return render_template("_progress.html", transcription=transcription), status
@@ -32,8 +34,9 @@ def progress(transcription: Transcription):
 
 @bp.post("/<int:transcription_id>/retry")
 @with_transcription
-def retry(transcription: Transcription):
+def retry(view: TranscriptionView):
     """Resume a failed or canceled transcription without sending finished chunks again."""
+    transcription = db.session.get(Transcription, view.id)
     if transcription.status not in (TranscriptionStatus.FAILED, TranscriptionStatus.CANCELED):
         flash(f"This transcription is {transcription.status}; only a failed or canceled one can be retried.", "warning")
     else:
@@ -47,7 +50,8 @@ def retry(transcription: Transcription):
 
 @bp.post("/<int:transcription_id>/cancel")
 @with_transcription
-def cancel(transcription: Transcription):
+def cancel(view: TranscriptionView):
+    transcription = db.session.get(Transcription, view.id)
     if TranscriptionService().cancel(transcription):
         flash("Canceled. Chunks already transcribed are kept; Retry resumes from there.", "info")
     else:
@@ -57,7 +61,7 @@ def cancel(transcription: Transcription):
 
 @bp.get("/<int:transcription_id>/transcript.txt")
 @with_transcription
-def download_text(transcription: Transcription):
+def download_text(transcription: TranscriptionView):
     if transcription.status != "finished":
         abort(404)
     filename = transcription.session_audio.original_name.rsplit(".", 1)[0] + ".txt"
