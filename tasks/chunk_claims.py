@@ -5,6 +5,7 @@ a chunk whose text is saved is never sent to the API again."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
 
@@ -116,13 +117,13 @@ def chunk_status_counts(transcription_id: int) -> dict[str, int]:
 
 
 def set_transcription_status(transcription_id: int, new_status: str, *, expected: tuple[str, ...],
-                             **values) -> bool:
-    """Move a transcription to `new_status` only from one of `expected`; True if it moved."""
-    result = db.session.execute(
-        update(Transcription)
-        .where(Transcription.id == transcription_id, Transcription.status.in_(expected))
-        .values(status=new_status, **values)
-    )
+                             silent_since: datetime | None = None, **values) -> bool:
+    """Move a transcription to `new_status` only from one of `expected` (and, with `silent_since`,
+    only if nothing has vouched for it since then); True if it moved."""
+    conditions = [Transcription.id == transcription_id, Transcription.status.in_(expected)]
+    if silent_since is not None:
+        conditions.append(func.coalesce(Transcription.heartbeat_at, Transcription.created_at) < silent_since)
+    result = db.session.execute(update(Transcription).where(*conditions).values(status=new_status, **values))
     db.session.commit()
     return result.rowcount == 1
 

@@ -20,6 +20,7 @@ from extensions import db, get_storage
 from models import ChunkStatus, PromptMode, TranscriptChunk, Transcription, TranscriptionStatus, utcnow
 from tasks import chunk_claims
 from tasks.heartbeat import Heartbeat
+from tasks.progress import mirror_progress
 from tasks.shutdown import shutdown_requested
 from transcription.audio import ChunkRange, InvalidAudioError, export_chunk
 from transcription.engines import PermanentEngineError, build_engine
@@ -83,6 +84,7 @@ def _transcribe_chunk(chunk: TranscriptChunk) -> None:
             _fail_transcription_at(chunk, str(exc))
             return
     chunk_claims.save_answer(chunk, answer)
+    mirror_progress(transcription.id)
     log.info("transcription %s: chunk %d of %d saved", transcription.id, chunk.index + 1, transcription.chunk_count)
 
 
@@ -123,6 +125,7 @@ def fail_transcription(transcription_id: int, message: str) -> None:
                                              expected=TranscriptionStatus.ACTIVE, error=message,
                                              finished_at=utcnow()):
         log.warning("transcription %s failed: %s", transcription_id, message)
+        mirror_progress(transcription_id)
 
 
 def fail_for_time_limit(transcription_id: int) -> None:
@@ -153,4 +156,5 @@ def finalize_if_complete(transcription_id: int) -> bool:
         transcription = db.session.get(Transcription, transcription_id)
         get_storage().delete(transcription.session_audio.work_key)
         log.info("transcription %s finished", transcription_id)
+        mirror_progress(transcription_id)
     return True

@@ -17,12 +17,15 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from extensions import db, get_storage
 from models import ChunkStatus, PromptMode, SessionAudio, TranscriptChunk, Transcription, TranscriptionStatus, utcnow
 from tasks import chunk_claims
+from tasks.celery_app import TRANSCRIPTION_QUEUE
 from tasks.heartbeat import Heartbeat
 from tasks.lanes import WorkerShuttingDown, fail_for_time_limit, fail_transcription, finalize_if_complete, run_lane
+from tasks.rq import Queue, redis_connection
 from tasks.shutdown import shutdown_requested
 from transcription.audio import (
     InvalidAudioError,
@@ -61,16 +64,24 @@ def transcribe_chunks_task(transcription_id: int) -> int:
 
 
 def enqueue_transcription(transcription: Transcription):
-    """Send the pipeline for `transcription` to the transcription queue; returns the job handle.
+    """Enqueue the pipeline for `transcription` on the transcription queue (through tasks.rq); returns the Job.
 
-    Raises kombu's OperationalError when the broker cannot be reached.
+    Raises kombu's OperationalError when the broker cannot be reached, redis'
+    RedisError when the job store cannot.
     """
-    result = process_session_audio_task.apply_async(
-        args=[transcription.session_audio_id], kwargs={"transcription_id": transcription.id}, retry=False,
+    job = _transcription_queue().enqueue(
+        process_session_audio_task, transcription.session_audio_id, transcription_id=transcription.id,
+        job_timeout=-1,  # the app's Celery time limits (hours), not RQ's 180-second default
+        description=f"Transcribe recording {transcription.session_audio_id} (transcription {transcription.id})",
+        meta={"transcription_id": transcription.id},
     )
-    transcription.job_id = result.id
+    transcription.job_id = job.id
     db.session.commit()
-    return result
+    return job
+
+
+def _transcription_queue() -> Queue:
+    return Queue(TRANSCRIPTION_QUEUE, connection=redis_connection())
 
 
 def max_audio_ms(config) -> int | None:
@@ -174,7 +185,7 @@ def _hand_over(transcription_id: int) -> None:
     try:
         enqueue_transcription(db.session.get(Transcription, transcription_id))
         log.info("transcription %s handed back to the queue: this worker is shutting down", transcription_id)
-    except OperationalError:
+    except (OperationalError, RedisError):
         log.warning("transcription %s: broker unreachable at shutdown; recovery will queue it", transcription_id)
 
 
@@ -239,6 +250,9 @@ def _start_helper_lanes(transcription: Transcription) -> None:
     pending = sum(1 for c in transcription.chunks if c.status != ChunkStatus.DONE)
     try:
         for _ in range(min(transcription.concurrency, pending) - 1):
-            transcribe_chunks_task.apply_async(args=[transcription.id], retry=False)
-    except OperationalError:
+            _transcription_queue().enqueue(
+                transcribe_chunks_task, transcription.id, job_timeout=-1,
+                description=f"Helper lane for transcription {transcription.id}",
+            )
+    except (OperationalError, RedisError):
         log.warning("transcription %s: broker unreachable, continuing with one lane", transcription.id)

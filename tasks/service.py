@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, current_app
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from extensions import db
 from models import SessionAudio, Transcription, TranscriptionStatus, utcnow
@@ -57,7 +58,7 @@ class TranscriptionService:
         try:
             ensure_broker_reachable(current_app.extensions["celery"])
             return enqueue_transcription(transcription)
-        except OperationalError as exc:
+        except (OperationalError, RedisError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
 
     def retry(self, transcription: Transcription):

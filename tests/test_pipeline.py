@@ -4,9 +4,12 @@ import pytest
 
 from extensions import db, get_storage
 from models import Transcription
+from tasks.rq import redis_connection
+from tasks.rq.job import Job
 from tests.support.audio_files import write_audio
 from tests.support.dtmf import dtmf_script, words_text
 from tests.support.web import csrf_token, transcription_id_from, upload, wait_for_status
+from tests.support.worker import wait_for
 
 PREVIOUS_SESSION = "and that is where we stopped last week, with the budget for the Lisbon office"
 NOTES = "Attendees: Alice Moreau, Bob Tanaka. Topics: Kubernetes migration, OKR review."
@@ -155,3 +158,27 @@ def test_a_browser_recording_without_a_stated_duration_is_cut_from_a_working_cop
     with app.app_context():
         session_audio = db.session.get(Transcription, transcription_id).session_audio
         assert not get_storage().exists(session_audio.work_key), "the working copy is removed when done"
+
+
+def test_progress_is_readable_from_the_pipeline_job_meta(app, client, worker, fake_openai, make_recording,
+                                                          short_chunks, sequential):
+    """RQ-style callers follow a transcription with Job.fetch(id).meta, from any process."""
+    fake_openai.delay_seconds = 0.5
+    path, _ = make_recording(80, seed=12)
+    transcription_id = transcription_id_from(upload(client, path))
+    with app.app_context():
+        job_id = db.session.get(Transcription, transcription_id).job_id
+        connection = redis_connection()
+
+    def one_chunk_done():
+        meta = Job.fetch(job_id, connection=connection).get_meta()
+        return meta if meta.get("chunks_done") == 1 else None
+
+    midway = wait_for(one_chunk_done, 30, message="the job meta to show one chunk done")
+    assert midway["status"] == "running" and midway["chunk_count"] == 3
+    wait_for_status(app, transcription_id)
+    job = Job.fetch(job_id, connection=connection)
+    assert job.meta == {"transcription_id": transcription_id, "status": "finished", "chunks_done": 3,
+                        "chunk_count": 3}
+    assert job.get_status() == "finished" and job.origin == "transcription"
+    assert job.func_name == "tasks.pipeline.process_session_audio_task"
