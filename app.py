@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 import config as config_module
 import database
 import security
-from blueprints.upload_stream import StreamedUploadRequest, remove_unaccepted_uploads
+from blueprints.upload_stream import StreamedUploadRequest, form_was_unreadable, remove_unaccepted_uploads
 from extensions import csrf, db
 from logs import configure_logging
 from transcription.formats import format_clock
@@ -83,9 +83,15 @@ def _register_error_pages(app: Flask) -> None:
     app.register_error_handler(413, too_large)
     app.register_error_handler(404, lambda _e: page("Not found", "There is nothing at this address.", 404))
     app.register_error_handler(405, lambda _e: page("Not allowed", "That action is not possible here.", 405))
-    app.register_error_handler(CSRFError, lambda _e: page(
-        "Form expired", "The form was too old or incomplete to accept. Go back, reload the page and try again.",
-        400))
+    def csrf_failed(_error):
+        if form_was_unreadable(request):
+            return page("Upload not readable", "The form could not be read, most often because the file's name is "
+                        "not valid text (UTF-8). Rename the file with plain letters and digits and upload it again.",
+                        400)
+        return page("Form expired",
+                    "The form was too old or incomplete to accept. Go back, reload the page and try again.", 400)
+
+    app.register_error_handler(CSRFError, csrf_failed)
     app.register_error_handler(500, lambda _e: page(
         "Something went wrong", "The error was logged. Please try again in a moment.", 500))
 

@@ -30,3 +30,14 @@ def remove_unaccepted_uploads(request: Request) -> None:
             os.unlink(path)
         except FileNotFoundError:
             pass  # accepted: it was renamed into storage
+
+
+def form_was_unreadable(request: Request) -> bool:
+    """True if a multipart body came but no field could be read from it.
+
+    Werkzeug drops a whole multipart form it cannot parse (a part header that is
+    not UTF-8, such as a filename in another encoding) and the request then looks
+    like a form without its CSRF token.
+    """
+    return (request.mimetype == "multipart/form-data" and bool(request.content_length)
+            and not request.form and not request.files)
