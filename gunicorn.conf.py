@@ -15,3 +15,6 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "1") == "1" else None
 errorlog = "-"
+# Recent gunicorn (27) opens a control socket at one fixed path per user; two apps (or a test
+# beside a running app) on one host would fight over it, and nothing here uses it.
+control_socket_disable = True

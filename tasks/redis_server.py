@@ -43,9 +43,11 @@ class RedisServer:
     restart of the app; without it nothing is written to disk.
     """
 
-    def __init__(self, port: int | None = None, data_dir: str | os.PathLike | None = None):
+    def __init__(self, port: int | None = None, data_dir: str | os.PathLike | None = None,
+                 popen_options: dict | None = None):
         self.port = port or free_port()
         self.data_dir = Path(data_dir) if data_dir else None
+        self.popen_options = popen_options or {}  # e.g. its own session, away from the terminal's Ctrl-C
         self.process: subprocess.Popen | None = None
 
     @property
@@ -66,7 +68,8 @@ class RedisServer:
             args += ["--dir", str(self.data_dir), "--save", "60 1", "--dbfilename", "broker.rdb"]
         else:
             args += ["--save", ""]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        **self.popen_options)
         self._wait_until_answering(timeout)
         return self
 

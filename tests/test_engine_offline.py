@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from pathlib import Path
-
 import pytest
 
 from extensions import db
 from models import Transcription
 from tests.support.audio_files import write_audio
+from tests.support.speech import FIRST, PAUSE_ENDS_MS, PAUSE_STARTS_MS, SECOND, SPEECH, words_recognised
 from tests.support.web import transcription_id_from, upload, wait_for_status
 from transcription.engines import (
     EngineUnavailable,
@@ -19,18 +16,6 @@ from transcription.engines import (
     build_engine,
     choose_engine,
 )
-
-SPEECH = Path(__file__).parent / "data" / "speech-en.ogg"
-FIRST = "we will meet again on monday morning to discuss the budget for next year"
-SECOND = "the meeting starts at nine and the report is due on friday"
-PAUSE_STARTS_MS, PAUSE_ENDS_MS = 5700, 6700  # the silence between the two sentences
-
-
-def words_recognised(spoken: str, recognised: str) -> float:
-    """The share of the spoken words that were recognised (as a multiset: each word counts once per use)."""
-    said = Counter(re.findall(r"[a-z']+", spoken.lower()))
-    heard = Counter(re.findall(r"[a-z']+", recognised.lower()))
-    return sum((said & heard).values()) / sum(said.values())
 
 
 @pytest.fixture(scope="module")
