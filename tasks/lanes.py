@@ -129,7 +129,7 @@ def fail_transcription(transcription_id: int, message: str) -> None:
 
 
 def fail_for_time_limit(transcription_id: int) -> None:
-    # The limit travels in the task message (the sender's setting), so read it from there.
+    # A limit in the task message (the sender's) wins over the worker's own setting.
     limits = getattr(current_task.request, "timelimit", None) if current_task else None
     limit = (limits[1] if limits and limits[1] else None) or current_app.config["CELERY_TASK_SOFT_TIME_LIMIT"]
     fail_transcription(transcription_id, (

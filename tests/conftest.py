@@ -149,13 +149,14 @@ def make_recording(tmp_path_factory):
 
 @pytest.fixture()
 def app_with_broker(app):
-    """app_with_broker(url): another app on the same database and storage, whose broker is `url`."""
+    """app_with_broker(url, result_backend=url): another app on the same database and storage,
+    whose broker is `url` (job data lives in the result backend's Redis, as on the workers)."""
     from app import create_app
 
-    def make(broker_url: str):
+    def make(broker_url: str, result_backend: str | None = None):
         return create_app({**{k: app.config[k] for k in (
             "SQLALCHEMY_DATABASE_URI", "UPLOAD_FOLDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "CHUNK_SECONDS")},
-            "TESTING": True, "CELERY_BROKER_URL": broker_url, "CELERY_RESULT_BACKEND": broker_url})
+            "TESTING": True, "CELERY_BROKER_URL": broker_url, "CELERY_RESULT_BACKEND": result_backend or broker_url})
 
     yield make
     # Shared tasks resolve through Celery's current app: make it the session's again.

@@ -55,7 +55,7 @@ class Stack:
 def stack(app_with_broker, test_env, tmp_path, fake_openai):
     with RedisServer() as redis:
         env = {**test_env, "CELERY_BROKER_URL": f"{redis.url}/0", "CELERY_RESULT_BACKEND": f"{redis.url}/1"}
-        own_app = app_with_broker(f"{redis.url}/0")
+        own_app = app_with_broker(env["CELERY_BROKER_URL"], env["CELERY_RESULT_BACKEND"])
         own_app.config.update(CHUNK_SECONDS=10, TRANSCRIPTION_CONCURRENCY=3)
         stack = Stack(own_app, env, redis, tmp_path, [])
         yield stack
@@ -117,9 +117,8 @@ def test_redis_restart_mid_recording_finishes_with_nothing_duplicated(stack, fak
 def test_soft_time_limit_fails_plainly_and_retry_resumes(stack, fake_openai, make_recording):
     path, words = make_recording(75, seed=23)
     stack.app.config["TRANSCRIPTION_PROMPT_MODE"] = "sequential"
-    # Time limits travel in the task message: the sender's setting is the one that counts.
-    stack.app.extensions["celery"].conf.update(task_soft_time_limit=3, task_time_limit=30)
-    stack.worker("limited")
+    # The pipeline job leaves its time limits to the worker's settings (job_timeout=-1).
+    stack.worker("limited", CELERY_TASK_SOFT_TIME_LIMIT="3", CELERY_TASK_TIME_LIMIT="30")
     fake_openai.delay_seconds = 1.0
     transcription_id = stack.upload(path)
 
