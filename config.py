@@ -70,7 +70,7 @@ class Config:
     SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL") or None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     # Each process brings the schema to the latest migration when it starts; 0: run `flask db upgrade` yourself.
-    AUTO_MIGRATE = env_str("AUTO_MIGRATE", "1").lower() not in ("0", "false", "no", "off")
+    AUTO_MIGRATE = env_bool("AUTO_MIGRATE", True)
 
     # Empty broker URL means "start an embedded Redis" (run.py); the app itself
     # falls back to the conventional local Redis.
