@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import SessionAudio, Transcription
+from tests.support.apps import app_without_workers
 from tests.support.hostile_audio import corrupted, flac_bomb, mp3_claiming, truncated
 from tests.support.recordings import recordings_removed_afterwards
 from tests.support.web import csrf_token, transcription_id_from, upload, wait_for_status
@@ -35,12 +36,11 @@ def hostile(tmp_path_factory):
 
 
 @pytest.fixture()
-def offline_client(app_with_broker, dead_broker_url, app):
-    """A signed-in client of an app whose broker is down: accepted uploads stay queued and no
-    worker takes them; every recording made is deleted afterwards."""
-    offline = app_with_broker(dead_broker_url)
-    with recordings_removed_afterwards(app):
-        yield offline.test_client()
+def offline_client(app_with_broker, app):
+    """A signed-in client of an app whose uploads are queued where no worker takes them; every
+    recording made is deleted afterwards."""
+    with app_without_workers(app_with_broker) as idle, recordings_removed_afterwards(app):
+        yield idle.test_client()
 
 
 def test_a_tiny_file_that_decodes_to_100_hours_is_refused_quickly(client, hostile, nothing_left_behind):  # noqa: F811

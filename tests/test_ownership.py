@@ -13,8 +13,9 @@ from models import Transcription, TranscriptionStatus
 from security.login import ADMIN_BLUEPRINTS, PUBLIC_ENDPOINTS
 from tasks.rq import Queue, redis_connection
 from tests.jobs_api import jobs
+from tests.support.apps import app_without_workers
 from tests.support.recordings import make_transcription, recordings_removed_afterwards
-from tests.support.web import csrf_token
+from tests.support.web import csrf_token, transcription_id_from, upload
 
 URL_ARGUMENT = re.compile(r"<(?:[^:>]+:)?([^>]+)>")
 
@@ -117,12 +118,9 @@ def test_jobs_pages_are_for_admins_only(app):
     assert app.test_client().get("/jobs/").status_code == 200
 
 
-def test_an_upload_belongs_to_whoever_uploaded_it(app, app_with_broker, dead_broker_url, make_recording):
+def test_an_upload_belongs_to_whoever_uploaded_it(app, app_with_broker, make_recording):
     path, _ = make_recording(5)
-    from tests.support.web import transcription_id_from, upload
-
-    offline = app_with_broker(dead_broker_url)  # queued only: no worker transcribes it
-    with recordings_removed_afterwards(app):
+    with app_without_workers(app_with_broker) as offline, recordings_removed_afterwards(app):
         transcription_id = transcription_id_from(upload(offline.test_client(user="carol"), path))
         with app.app_context():
             owner = db.session.get(Transcription, transcription_id).session_audio.owner

@@ -21,3 +21,13 @@ def separate_app(base_app, folder: Path, **config):
         # create_app makes its Celery app the default; shared tasks must resolve to the session's again.
         base_app.extensions["celery"].set_current()
         base_app.extensions["celery"].set_default()
+
+
+@contextmanager
+def app_without_workers(app_with_broker):
+    """An app like the session's (same database and storage) whose broker is a Redis of its own that
+    no worker consumes: uploads are accepted and queued, and nothing transcribes them."""
+    from tasks.redis_server import RedisServer
+
+    with RedisServer() as redis:
+        yield app_with_broker(f"{redis.url}/0")
