@@ -10,7 +10,7 @@ from sqlalchemy import select
 from extensions import db
 from models import User
 from tests.support.accounts import PASSWORD, sign_in
-from tests.support.apps import separate_app
+from tests.support.databases import own_app
 from tests.support.web import csrf_token
 
 
@@ -21,7 +21,7 @@ def form_post(client, url: str, **fields):
 @pytest.fixture()
 def first_start(app, tmp_path):
     """An app that has never had a user."""
-    with separate_app(app, tmp_path) as fresh:
+    with own_app(app, tmp_path, f"sqlite:///{tmp_path / 'fresh.sqlite3'}") as fresh:
         yield fresh
 
 

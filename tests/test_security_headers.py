@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from security.headers import CONTENT_SECURITY_POLICY
-from tests.support.apps import separate_app
+from tests.support.databases import own_app
 from tests.support.recordings import make_transcription, recordings_removed_afterwards
 from tests.support.web import csrf_token
 from tests.support.worker import REPO_ROOT
@@ -68,7 +68,7 @@ def test_every_route_and_every_error_has_the_headers(app, client, anonymous_clie
 
 
 def test_a_server_error_page_has_the_headers(app, tmp_path):
-    with separate_app(app, tmp_path, PROPAGATE_EXCEPTIONS=False) as own:
+    with own_app(app, tmp_path, f"sqlite:///{tmp_path / 'own.sqlite3'}", PROPAGATE_EXCEPTIONS=False) as own:
         @own.get("/boom")
         def boom():
             raise RuntimeError("boom")
