@@ -21,12 +21,15 @@ FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s%(task)s: %(message)
 
 
 class TaskContextFilter(logging.Filter):
-    """Adds `task` to every record: " [<task name> <task id>]" inside a task, "" outside."""
+    """Adds `task` to every record: " [<task or job function name> <task id>]" inside a task, "" outside."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         task = current_task
-        task_id = getattr(task.request, "id", None) if task else None
-        record.task = f" [{task.name} {task_id}]" if task_id else ""
+        request = task.request if task else None
+        task_id = getattr(request, "id", None)
+        # A tasks.rq job runs as the generic run_job task, shadowed with the job's function name.
+        name = getattr(request, "shadow", None) or (task.name if task else "")
+        record.task = f" [{name} {task_id}]" if task_id else ""
         return True
 
 
