@@ -13,9 +13,29 @@ import os
 import tempfile
 
 from flask import Request, current_app
+from werkzeug.datastructures import MultiDict
+from werkzeug.formparser import FormDataParser
+
+
+class NamedFieldsOnlyParser(FormDataParser):
+    """Werkzeug keeps a multipart part that has no name under the key None, and Flask-WTF's
+    CSRF check then fails on it with a 500; such parts are dropped (their files, if any, are
+    removed with the request's other unaccepted uploads)."""
+
+    def parse(self, *args, **kwargs):
+        stream, form, files = super().parse(*args, **kwargs)
+        return stream, _named_only(self.cls, form), _named_only(self.cls, files)
+
+
+def _named_only(cls, fields: MultiDict) -> MultiDict:
+    if all(isinstance(key, str) for key in fields):
+        return fields
+    return cls([(key, value) for key, value in fields.items(multi=True) if isinstance(key, str)])
 
 
 class StreamedUploadRequest(Request):
+    form_data_parser_class = NamedFieldsOnlyParser
+
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         incoming = current_app.extensions["storage"].incoming_dir
         stream = tempfile.NamedTemporaryFile(dir=incoming, prefix="upload-", suffix=".part", delete=False)

@@ -123,6 +123,16 @@ def test_a_filename_that_is_not_utf8_gets_a_clear_message(client, make_recording
     assert "name is not valid text (UTF-8)" in response.get_data(as_text=True)
 
 
+def test_a_form_part_without_a_name_is_ignored(client, make_recording, nothing_left_behind):  # noqa: F811
+    """Found by test_upload_properties: such a part used to crash the CSRF check (a 500)."""
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data\r\n\r\nnameless\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; filename="x.mp3"\r\n\r\nID3\r\n'
+            f"--{boundary}--\r\n").encode()
+    response = client.post("/", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 400, "refused with a page, not a 500"
+
+
 def test_the_content_type_a_client_claims_is_not_trusted(app, offline_client, make_recording):
     path, _ = make_recording(5, seed=43)
     text = b"Minutes of the meeting\n" * 300
