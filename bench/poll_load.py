@@ -52,10 +52,11 @@ CHUNK_TEXT = ("and then we went through the figures for the third quarter, line 
 
 @dataclass
 class Phase:
-    """What one side's clients saw in one phase."""
+    """What one side's clients saw in one phase, and the server CPU time it took."""
 
     name: str
     seconds: float = 0.0
+    server_cpu: float = 0.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -151,8 +152,23 @@ def sign_in(port: int, page: str) -> str:
     return headers["Set-Cookie"].split(";", 1)[0] if "Set-Cookie" in headers else cookie
 
 
+def server_cpu_seconds(server: subprocess.Popen) -> float:
+    """User and system CPU time of gunicorn's master and workers so far."""
+    import psutil
+
+    master = psutil.Process(server.pid)
+    total = 0.0
+    for process in [master, *master.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def run_phase(name: str, port: int, clients: int, seconds: float, paths: list[str], headers: dict[str, str],
-              expected_status: int) -> Phase:
+              expected_status: int, server: subprocess.Popen | None = None) -> Phase:
     """`clients` threads send GETs for `seconds`, each on its own keep-alive connection."""
     phase = Phase(name)
     lock = threading.Lock()
@@ -190,21 +206,25 @@ def run_phase(name: str, port: int, clients: int, seconds: float, paths: list[st
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
     for thread in threads:
         thread.start()
+    cpu_before = server_cpu_seconds(server) if server else 0.0
     began = time.perf_counter()
     deadline_box.append(began + seconds)
     start.wait()
     for thread in threads:
         thread.join(timeout=seconds + 60)
     phase.seconds = time.perf_counter() - began
+    phase.server_cpu = server_cpu_seconds(server) - cpu_before if server else 0.0
     return phase
 
 
 def report(label: str, phases: list[Phase]) -> tuple[float, float, int]:
     latencies = [latency for phase in phases for latency in phase.latencies]
     seconds = sum(phase.seconds for phase in phases)
-    merged = Phase(label, seconds, latencies, [e for phase in phases for e in phase.errors])
+    merged = Phase(label, seconds, latencies=latencies, errors=[e for phase in phases for e in phase.errors])
+    cpu_ms = 1000 * sum(phase.server_cpu for phase in phases) / max(1, len(latencies))
     print(f"  {label:<8} {merged.throughput:8.0f} req/s   p50 {1000 * merged.percentile(0.5):6.1f} ms   "
-          f"p99 {1000 * merged.percentile(0.99):6.1f} ms   requests {len(latencies):7d}   errors {len(merged.errors)}")
+          f"p99 {1000 * merged.percentile(0.99):6.1f} ms   requests {len(latencies):7d}   errors {len(merged.errors)}"
+          f"   server CPU {cpu_ms:.2f} ms/request")
     if merged.errors:
         print(f"           first errors: {sorted(set(merged.errors))[:5]}")
     return merged.throughput, merged.percentile(0.99), len(merged.errors)
@@ -250,7 +270,8 @@ def main() -> int:
             ratios = []
             for round_number in range(args.rounds):
                 order = ("poll", "trivial") if round_number % 2 == 0 else ("trivial", "poll")
-                done = {name: run_phase(name, port, args.clients, args.seconds, *sides[name], 200) for name in order}
+                done = {name: run_phase(name, port, args.clients, args.seconds, *sides[name], 200, server)
+                        for name in order}
                 for name, phase in done.items():
                     phases[name].append(phase)
                 ratios.append(done["poll"].throughput / done["trivial"].throughput)
