@@ -177,8 +177,10 @@ def test_progress_is_readable_from_the_pipeline_job_meta(app, client, worker, fa
     midway = wait_for(one_chunk_done, 30, message="the job meta to show one chunk done")
     assert midway["status"] == "running" and midway["chunk_count"] == 3
     wait_for_status(app, transcription_id)
-    job = Job.fetch(job_id, connection=connection)
+    # The job itself finishes a moment after the database says the transcription did.
+    job = wait_for(lambda: (job := Job.fetch(job_id, connection=connection)).get_status() == "finished" and job,
+                   10, message="the pipeline job to finish")
     assert job.meta == {"transcription_id": transcription_id, "status": "finished", "chunks_done": 3,
                         "chunk_count": 3}
-    assert job.get_status() == "finished" and job.origin == "transcription"
+    assert job.origin == "transcription"
     assert job.func_name == "tasks.pipeline.process_session_audio_task"
