@@ -135,6 +135,8 @@ def _resolve_transcription(session_audio_id: int, transcription_id: int | None,
 
 def run_pipeline(transcription_id: int, helper_lanes: bool = True) -> dict:
     transcription = db.session.get(Transcription, transcription_id)
+    if transcription is None:
+        return _deleted(transcription_id)
     if transcription.status in (TranscriptionStatus.FINISHED, TranscriptionStatus.CANCELED):
         return summary(transcription)
     if transcription.session_audio.audio_deleted_at is not None:
@@ -162,7 +164,9 @@ def run_pipeline(transcription_id: int, helper_lanes: bool = True) -> dict:
     except WorkerShuttingDown:
         _hand_over(transcription_id)
     db.session.expire_all()
-    return summary(db.session.get(Transcription, transcription_id))
+    transcription = db.session.get(Transcription, transcription_id)
+    # The recording may have been deleted while we worked on it.
+    return summary(transcription) if transcription is not None else _deleted(transcription_id)
 
 
 def _work_until_done(transcription_id: int, poll_seconds: float) -> None:
@@ -187,6 +191,11 @@ def _hand_over(transcription_id: int) -> None:
         log.info("transcription %s handed back to the queue: this worker is shutting down", transcription_id)
     except (OperationalError, RedisError):
         log.warning("transcription %s: broker unreachable at shutdown; recovery will queue it", transcription_id)
+
+
+def _deleted(transcription_id: int) -> dict:
+    return {"transcription_id": transcription_id, "status": "deleted", "chunk_count": 0, "chunks_done": 0,
+            "error": "The recording was deleted."}
 
 
 def summary(transcription: Transcription) -> dict:
