@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 
 from transcription.audio import ChunkRange
+from transcription.segments import TimedSegment
 
 # Words at a cut edge may be missing or garbled: this many are tolerated on each side.
 EDGE_WORDS = 3
@@ -30,19 +31,55 @@ def merge_chunk_texts(chunks: Iterable[tuple[ChunkRange, str]]) -> str:
     Where chunk k ends after chunk k+1 starts, the words of chunk k+1 that repeat
     the end of chunk k are dropped; elsewhere texts are joined as they are.
     """
-    words: list[str] = []
+    timed = [(chunk, [TimedSegment(chunk.start_ms, chunk.end_ms, text)]) for chunk, text in chunks]
+    return " ".join(segment.text for segment in merge_chunk_segments(timed))
+
+
+def merge_chunk_segments(chunks: Iterable[tuple[ChunkRange, Sequence[TimedSegment]]]) -> list[TimedSegment]:
+    """The timed transcript of a recording from its chunks' segments, in index order, seams de-duplicated
+    exactly as merge_chunk_texts does with the words.
+
+    A segment that loses words at a seam keeps its other end and gives up the lost words' share of
+    its time (segments carry no word times, so words are taken to be evenly spread); segments
+    of chunks that do not overlap are kept as they are.
+    """
+    words: list[tuple[str, int, int]] = []  # each word kept so far: (word, its segment, its place in it)
+    segments: list[TimedSegment] = []
     previous: tuple[ChunkRange, int] | None = None  # the previous chunk and how many words it had
-    for chunk, text in sorted(chunks, key=lambda pair: pair[0].index):
-        incoming = text.split()
+    for chunk, chunk_segments in sorted(chunks, key=lambda pair: pair[0].index):
+        incoming = []
+        for segment in chunk_segments:
+            incoming.extend((word, len(segments), place) for place, word in enumerate(segment.text.split()))
+            segments.append(segment)
+        chunk_words = len(incoming)
         if previous is not None and previous[0].end_ms > chunk.start_ms:
             reach = _search_words(*previous, overlap_ms=previous[0].end_ms - chunk.start_ms)
             tail_start = max(0, len(words) - reach)
-            keep, skip = seam(words[tail_start:], incoming[:reach])
+            keep, skip = seam([word[0] for word in words[tail_start:]], [word[0] for word in incoming[:reach]])
             del words[tail_start + keep :]
             incoming = incoming[skip:]
         words.extend(incoming)
-        previous = chunk, len(text.split())
-    return " ".join(words)
+        previous = chunk, chunk_words
+    return [_kept_part(segments[run[0][1]], run) for run in _runs_by_segment(words)]
+
+
+def _runs_by_segment(words: Sequence[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
+    runs: list[list[tuple[str, int, int]]] = []
+    for word in words:
+        if runs and runs[-1][-1][1] == word[1]:
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+    return runs
+
+
+def _kept_part(segment: TimedSegment, run: Sequence[tuple[str, int, int]]) -> TimedSegment:
+    """The words of `segment` that `run` kept, with the share of its time they take."""
+    total = len(segment.text.split())
+    first, last = run[0][2], run[-1][2] + 1
+    span = segment.end_ms - segment.start_ms
+    return TimedSegment(segment.start_ms + span * first // total, segment.start_ms + span * last // total,
+                        " ".join(word for word, _, _ in run))
 
 
 def _search_words(chunk: ChunkRange, word_count: int, *, overlap_ms: int) -> int:
