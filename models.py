@@ -137,6 +137,35 @@ class TranscriptionProgress:
             return 100 if self.status == TranscriptionStatus.FINISHED else 0
         return round(100 * self.chunks_done / self.chunk_count)
 
+    @property
+    def processed_ms(self) -> int:
+        """How much of the recording the finished chunks cover, each overlap counted once."""
+        if self.status == TranscriptionStatus.FINISHED:
+            return self.session_audio.duration_ms
+        chunks = self.chunks
+        covered = 0
+        for position, chunk in enumerate(chunks):
+            if chunk.status == ChunkStatus.DONE:
+                end = chunk.end_ms if position + 1 == len(chunks) else min(chunk.end_ms, chunks[position + 1].start_ms)
+                covered += max(0, end - chunk.start_ms)
+        return covered
+
+    @property
+    def elapsed_ms(self) -> int:
+        """Time spent on it since a worker started it (until it ended); 0 while queued."""
+        if self.started_at is None:
+            return 0
+        until = self.finished_at if self.is_ended and self.finished_at else utcnow()
+        return max(0, int((until - self.started_at).total_seconds() * 1000))
+
+    @property
+    def remaining_ms(self) -> int | None:
+        """A rough estimate of the time left, from the pace so far; None until a chunk is done."""
+        processed = self.processed_ms
+        if self.status != TranscriptionStatus.RUNNING or processed <= 0:
+            return None
+        return self.elapsed_ms * max(0, self.session_audio.duration_ms - processed) // processed
+
 
 class Transcription(TranscriptionProgress, db.Model):
     """One run of the pipeline over a recording, with the settings it used."""
