@@ -50,11 +50,12 @@ def create_app(config: dict | None = None) -> Flask:
     import tasks.recovery  # noqa: F401
     import tasks.retention  # noqa: F401
     import tasks.shutdown  # noqa: F401  (warm-shutdown signal handlers)
-    from blueprints import accounts, health, jobs, transcriptions, uploads, users
+    from blueprints import accounts, health, jobs, recordings, transcriptions, uploads, users
 
     app.register_blueprint(health.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(transcriptions.bp)
+    app.register_blueprint(recordings.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(users.bp)

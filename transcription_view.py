@@ -15,6 +15,10 @@ from datetime import datetime
 from sqlalchemy import Label, Row
 
 from models import SessionAudio, TranscriptChunk, Transcription, TranscriptionProgress
+from transcription.audio import ChunkRange
+from transcription.formats import TranscriptInfo
+from transcription.seams import merge_chunk_segments
+from transcription.segments import TimedSegment, chunk_segments
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,8 @@ class ChunkView:
     text: str | None
     attempts: int
     error: str
+    # Loaded only for the transcript (TIMED_COLUMNS): the progress poll has no use for it.
+    segments_json: str = "[]"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class TranscriptionView(TranscriptionProgress):
     chunks_done: int
     text: str
     error: str
+    started_at: datetime | None
+    finished_at: datetime | None
     session_audio: RecordingView
     chunks: tuple[ChunkView, ...]
 
@@ -55,9 +63,11 @@ def _labeled(prefix: str, table, names: Sequence[str]) -> list[Label]:
     return [table.c[name].label(f"{prefix}{name}") for name in names]
 
 
-TRANSCRIPTION_FIELDS = ("id", "status", "engine", "model", "chunk_count", "chunks_done", "text", "error")
+TRANSCRIPTION_FIELDS = ("id", "status", "engine", "model", "chunk_count", "chunks_done", "text", "error",
+                        "started_at", "finished_at")
 RECORDING_FIELDS = ("id", "original_name", "duration_ms", "created_at", "audio_deleted_at")
 CHUNK_FIELDS = ("index", "start_ms", "end_ms", "status", "text", "attempts", "error")
+TIMED_CHUNK_FIELDS = (*CHUNK_FIELDS, "segments_json")
 
 # The columns to select, joined as transcription -> session_audio, outer join transcript_chunk.
 COLUMNS = [
@@ -65,20 +75,36 @@ COLUMNS = [
     *_labeled("r_", SessionAudio.__table__, RECORDING_FIELDS),
     *_labeled("c_", TranscriptChunk.__table__, CHUNK_FIELDS),
 ]
+# The same with each chunk's timed segments, for the transcript and its downloads.
+TIMED_COLUMNS = [*COLUMNS, TranscriptChunk.__table__.c.segments_json.label("c_segments_json")]
 
 
 _T = slice(0, len(TRANSCRIPTION_FIELDS))
 _R = slice(_T.stop, _T.stop + len(RECORDING_FIELDS))
 _C = slice(_R.stop, _R.stop + len(CHUNK_FIELDS))
+_TIMED_C = slice(_C.start, _C.stop + 1)
 
 
-def from_rows(rows: Sequence[Row]) -> TranscriptionView:
+def from_rows(rows: Sequence[Row], *, timed: bool = False) -> TranscriptionView:
     """The view of one transcription from its joined rows (one per chunk, ordered by chunk index),
-    whose columns start with COLUMNS in that order."""
+    whose columns start with COLUMNS (TIMED_COLUMNS if `timed`) in that order."""
     first = rows[0]
-    chunk_start = _C.start
+    chunk_start, chunk_columns = _C.start, _TIMED_C if timed else _C
     return TranscriptionView(
         *first[_T],
         session_audio=RecordingView(*first[_R]),
-        chunks=tuple(ChunkView(*row[_C]) for row in rows if row[chunk_start] is not None),
+        chunks=tuple(ChunkView(*row[chunk_columns]) for row in rows if row[chunk_start] is not None),
     )
+
+
+def timed_transcript(transcription: TranscriptionView) -> tuple[list[TimedSegment], TranscriptInfo]:
+    """The transcript's segments on the recording's timeline, seams de-duplicated, and what the downloads
+    say about it. Needs a view loaded with its segments (TIMED_COLUMNS)."""
+    chunks = [(ChunkRange(c.index, c.start_ms, c.end_ms), chunk_segments(c.start_ms, c.end_ms, c.text, c.segments_json))
+              for c in transcription.chunks]
+    engine_timed = any(c.segments_json not in ("", "[]") for c in transcription.chunks)
+    recording = transcription.session_audio
+    info = TranscriptInfo(transcription_id=transcription.id, recording_name=recording.original_name,
+                          duration_ms=recording.duration_ms, engine=transcription.engine, model=transcription.model,
+                          uploaded_at=recording.created_at, timing="segments" if engine_timed else "chunks")
+    return merge_chunk_segments(chunks), info

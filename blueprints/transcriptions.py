@@ -1,4 +1,4 @@
-"""Progress and results of a transcription."""
+"""Progress and results of a transcription: the page, its polled fragment, the transcript and its downloads."""
 
 from __future__ import annotations
 
@@ -10,26 +10,47 @@ from extensions import db
 from models import Transcription, TranscriptionStatus
 from security.ownership import with_transcription
 from tasks.service import BrokerUnavailable, TranscriptionService
-from transcription_view import TranscriptionView
+from transcription.formats import format_rough_duration, to_docx, to_json, to_srt, to_vtt
+from transcription_view import TranscriptionView, timed_transcript
 
 bp = Blueprint("transcriptions", __name__, url_prefix="/transcriptions")
+bp.add_app_template_filter(format_rough_duration, "rough_duration")
 
 # htmx stops polling when a response has this status.
 HTMX_STOP_POLLING = 286
 
+DOWNLOAD_TYPES = {
+    "txt": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "json": "application/json",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
 
 @bp.get("/<int:transcription_id>")
-@with_transcription
+@with_transcription(timed=True)
 def show(transcription: TranscriptionView):
-    return render_template("transcription.html", transcription=transcription)
+    segments = timed_transcript(transcription) if transcription.status == TranscriptionStatus.FINISHED else None
+    return render_template("transcription.html", transcription=transcription, transcript=segments)
 
 
 @bp.get("/<int:transcription_id>/progress")
 @with_transcription
 def progress(transcription: TranscriptionView):
-    """The progress fragment the page polls (one SQL query); 286 once there is nothing more to wait for."""
+    """The progress fragment the page polls (one SQL query); 286 once there is nothing more to wait for.
+    The last one, of a finished transcription, has the page fetch the timed transcript."""
     status = HTMX_STOP_POLLING if transcription.is_ended else 200
-    return render_template("_progress.html", transcription=transcription), status
+    return render_template("_progress.html", transcription=transcription, polled=True), status
+
+
+@bp.get("/<int:transcription_id>/transcript")
+@with_transcription(timed=True)
+def transcript(transcription: TranscriptionView):
+    """The timed transcript as an HTML fragment, loaded into the page when the transcription finishes."""
+    if transcription.status != TranscriptionStatus.FINISHED:
+        abort(404)
+    return render_template("_transcript.html", transcription=transcription, transcript=timed_transcript(transcription))
 
 
 @bp.post("/<int:transcription_id>/retry")
@@ -59,17 +80,38 @@ def cancel(view: TranscriptionView):
     return redirect(url_for(".show", transcription_id=transcription.id))
 
 
-@bp.get("/<int:transcription_id>/transcript.txt")
-@with_transcription
-def download_text(transcription: TranscriptionView):
-    if transcription.status != "finished":
+def download(transcription: TranscriptionView, fmt: str) -> Response:
+    """The finished transcript as a file: plain text, SubRip, WebVTT, JSON or Word."""
+    if transcription.status != TranscriptionStatus.FINISHED:
         abort(404)
-    filename = transcription.session_audio.original_name.rsplit(".", 1)[0] + ".txt"
-    return Response(
-        transcription.text + "\n",
-        mimetype="text/plain",
-        headers={"Content-Disposition": _attachment(filename)},
-    )
+    segments, info = timed_transcript(transcription)
+    if fmt == "txt":
+        body: str | bytes = transcription.text + "\n"
+    elif fmt == "srt":
+        body = to_srt(segments, info.duration_ms)
+    elif fmt == "vtt":
+        body = to_vtt(segments, info.duration_ms)
+    elif fmt == "json":
+        body = to_json(segments, transcription.text, info)
+    else:
+        body = to_docx(segments, info)
+    filename = transcription.session_audio.original_name.rsplit(".", 1)[0] + "." + fmt
+    return Response(body, content_type=DOWNLOAD_TYPES[fmt], headers={"Content-Disposition": _attachment(filename)})
+
+
+def _register_download(fmt: str) -> None:
+    """/transcriptions/<id>/transcript.<fmt>, endpoint download_<fmt>: each URL ends in its file's
+    extension, and has no parameter but the transcription's id."""
+
+    def view(transcription: TranscriptionView) -> Response:
+        return download(transcription, fmt)
+
+    view.__name__ = f"download_{fmt}"
+    bp.add_url_rule(f"/<int:transcription_id>/transcript.{fmt}", view_func=with_transcription(view, timed=True))
+
+
+for _fmt in DOWNLOAD_TYPES:
+    _register_download(_fmt)
 
 
 def _attachment(filename: str) -> str:

@@ -1,4 +1,4 @@
-"""The upload page: a recording in, a queued transcription out."""
+"""The home page: the upload form (a recording in, a queued transcription out) above the recordings list."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 import os
 import uuid
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -14,6 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
+from blueprints.recordings import visible_recordings
 from extensions import db, get_storage
 from models import SessionAudio
 from tasks.pipeline import max_audio_ms, new_transcription
@@ -59,8 +60,14 @@ def upload():
             form.audio.errors.append(str(exc))
         else:
             return redirect(url_for("transcriptions.show", transcription_id=_queue(session_audio)))
-    status = 400 if form.errors else 200
-    return render_template("upload.html", form=form, max_upload_mb=current_app.config["MAX_UPLOAD_MB"]), status
+    return render_home(form), 400 if form.errors else 200
+
+
+def render_home(form: UploadForm) -> str:
+    page = max(1, request.args.get("page", 1, type=int))
+    recordings, more = visible_recordings(page)
+    return render_template("upload.html", form=form, max_upload_mb=current_app.config["MAX_UPLOAD_MB"],
+                           allowed_extensions=ALLOWED_EXTENSIONS, recordings=recordings, page=page, more=more)
 
 
 def accept_recording(form: UploadForm) -> SessionAudio:
@@ -120,4 +127,4 @@ def too_large(error: RequestEntityTooLarge):
     limit = current_app.config["MAX_UPLOAD_MB"]
     form.audio.errors = [f"The file is larger than the {limit} MB limit. Split the recording or compress it "
                          "(for example to MP3 or M4A) and upload it again."]
-    return render_template("upload.html", form=form, max_upload_mb=limit), 413
+    return render_home(form), 413

@@ -20,17 +20,17 @@ from sqlalchemy import Select, and_, bindparam, or_, select
 from extensions import db
 from models import SessionAudio, TranscriptChunk, Transcription, User
 from security.login import session_claim, set_current_user, sign_in_response, verifies_viewer
-from transcription_view import COLUMNS, TranscriptionView, from_rows
+from transcription_view import COLUMNS, TIMED_COLUMNS, TranscriptionView, from_rows
 
 VIEWER_FIELDS = ("id", "username", "is_admin", "session_token")
 
 
 @cache
-def _transcription_with_viewer() -> Select:
+def _transcription_with_viewer(timed: bool) -> Select:
     transcriptions, recordings = Transcription.__table__, SessionAudio.__table__
     chunks, viewer = TranscriptChunk.__table__, User.__table__.alias("viewer")
     return (
-        select(*COLUMNS, *(viewer.c[name].label(f"v_{name}") for name in VIEWER_FIELDS))
+        select(*(TIMED_COLUMNS if timed else COLUMNS), *(viewer.c[name].label(f"v_{name}") for name in VIEWER_FIELDS))
         .select_from(
             transcriptions
             .join(recordings, recordings.c.id == transcriptions.c.session_audio_id)
@@ -44,8 +44,9 @@ def _transcription_with_viewer() -> Select:
     )
 
 
-def load_visible_transcription(transcription_id: int) -> TranscriptionView:
-    """The transcription with its recording and chunks, if the signed-in user may see it.
+def load_visible_transcription(transcription_id: int, *, timed: bool = False) -> TranscriptionView:
+    """The transcription with its recording and chunks (with their timed segments if `timed`),
+    if the signed-in user may see it.
 
     Aborts with 404 if it does not exist or belongs to someone else, and sends a
     visitor whose session names no valid user to sign in.
@@ -55,25 +56,39 @@ def load_visible_transcription(transcription_id: int) -> TranscriptionView:
         # A connection of its own, not the ORM session: nothing here is an entity, and the
         # session's setup and teardown would cost as much as the query.
         with db.engine.connect() as connection:
-            rows = connection.execute(_transcription_with_viewer(), {
+            rows = connection.execute(_transcription_with_viewer(timed), {
                 "transcription_id": transcription_id, "user_id": claim.user_id,
                 "session_token": claim.session_token,
             }).all()
         if rows:
             first = rows[0]._mapping
             set_current_user(User(**{name: first[f"v_{name}"] for name in VIEWER_FIELDS}))
-            return from_rows(rows)
+            return from_rows(rows, timed=timed)
     # Not found: only now find out whether the user is real (one more query, off the hot path).
     if not current_user.is_authenticated:
         abort(sign_in_response())
     abort(404)
 
 
-def with_transcription(view: Callable) -> Callable:
-    """For routes with <int:transcription_id>: call the view with the TranscriptionView, loaded as above."""
+def with_transcription(view: Callable | None = None, *, timed: bool = False) -> Callable:
+    """For routes with <int:transcription_id>: call the view with the TranscriptionView, loaded as above.
+    `@with_transcription(timed=True)` loads the chunks' timed segments too."""
+    if view is None:
+        return lambda view: with_transcription(view, timed=timed)
 
     @wraps(view)
     def wrapper(transcription_id: int, **kwargs):
-        return view(load_visible_transcription(transcription_id), **kwargs)
+        return view(load_visible_transcription(transcription_id, timed=timed), **kwargs)
 
     return verifies_viewer(wrapper)
+
+
+def load_visible_recording(recording_id: int) -> SessionAudio:
+    """The recording, if the signed-in user owns it or is an admin; else a 404, as for one that does not exist."""
+    query = select(SessionAudio).where(SessionAudio.id == recording_id)
+    if not current_user.is_admin:
+        query = query.where(SessionAudio.owner_id == current_user.id)
+    recording = db.session.scalars(query).one_or_none()
+    if recording is None:
+        abort(404)
+    return recording

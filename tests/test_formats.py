@@ -152,3 +152,13 @@ def test_the_text_merge_is_the_segment_merge_joined():
     timed = [(chunk, chunk_segments(chunk.start_ms, chunk.end_ms, text, "[]")) for chunk, text in chunks]
     assert merge_chunk_texts(chunks) == " ".join(s.text for s in merge_chunk_segments(timed))
     assert merge_chunk_texts(chunks) == "we met on the first day of spring and talked"
+
+
+@pytest.mark.parametrize(("ms", "words"), [
+    (0, "less than a minute"), (29_000, "less than a minute"), (90_000, "about 2 min"),
+    (59 * 60_000, "about 59 min"), (3_600_000, "about 1 h"), (4_800_000, "about 1 h 20 min"),
+])
+def test_rough_durations(ms, words):
+    from transcription.formats import format_rough_duration
+
+    assert format_rough_duration(ms) == words

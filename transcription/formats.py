@@ -29,6 +29,17 @@ def format_clock(ms: int) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def format_rough_duration(ms: int) -> str:
+    """An estimate as people say it: "less than a minute", "about 12 min", "about 1 h 20 min"."""
+    minutes = round(max(0, int(ms)) / 60_000)
+    if minutes < 1:
+        return "less than a minute"
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return f"about {minutes} min"
+    return f"about {hours} h {minutes} min" if minutes else f"about {hours} h"
+
+
 def format_timestamp(ms: int, separator: str = ",") -> str:
     """HH:MM:SS,mmm (SubRip) or, with separator ".", HH:MM:SS.mmm (WebVTT)."""
     ms = max(0, int(ms))
