@@ -155,7 +155,7 @@ def test_the_text_merge_is_the_segment_merge_joined():
 
 
 @pytest.mark.parametrize(("ms", "words"), [
-    (0, "less than a minute"), (29_000, "less than a minute"), (90_000, "about 2 min"),
+    (0, "under a minute"), (29_000, "under a minute"), (90_000, "about 2 min"),
     (59 * 60_000, "about 59 min"), (3_600_000, "about 1 h"), (4_800_000, "about 1 h 20 min"),
 ])
 def test_rough_durations(ms, words):

@@ -30,10 +30,10 @@ def format_clock(ms: int) -> str:
 
 
 def format_rough_duration(ms: int) -> str:
-    """An estimate as people say it: "less than a minute", "about 12 min", "about 1 h 20 min"."""
+    """An estimate as people say it: "under a minute", "about 12 min", "about 1 h 20 min"."""
     minutes = round(max(0, int(ms)) / 60_000)
     if minutes < 1:
-        return "less than a minute"
+        return "under a minute"
     hours, minutes = divmod(minutes, 60)
     if not hours:
         return f"about {minutes} min"
