@@ -84,6 +84,11 @@ def test_no_segments_make_empty_but_valid_files():
     assert parse_subtitles(to_vtt([], 1000), "vtt") == []
 
 
+def test_a_few_words_over_a_long_time_are_one_cue_that_does_not_stay_up_for_it_all():
+    (cue,) = subtitle_cues([TimedSegment(60_000, 120_000, "a short remark")], 180_000)
+    assert (cue.start_ms, cue.end_ms, cue.lines) == (60_000, 67_000, ("a short remark",))
+
+
 def test_two_lines_at_most_broken_in_balance():
     text = "the quarterly figures were discussed at length by everyone present"
     (cue,) = subtitle_cues([TimedSegment(0, 4_000, text)], 10_000)

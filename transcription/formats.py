@@ -78,7 +78,8 @@ def subtitle_cues(segments: Sequence[TimedSegment], duration_ms: int) -> list[Cu
     for piece in pieces:
         previous_end = cues[-1].end_ms if cues else 0
         start = min(max(piece.start_ms, previous_end), duration_ms)
-        end = min(max(piece.end_ms, start + MIN_CUE_MS), duration_ms)
+        # Up long enough to be read, and no longer than a cue should stay up.
+        end = min(max(piece.end_ms, start + MIN_CUE_MS), start + MAX_CUE_MS, duration_ms)
         if end <= start:
             if not cues:
                 continue
@@ -97,7 +98,10 @@ def _split(segment: TimedSegment) -> list[TimedSegment]:
         return []
     text = " ".join(words)
     span = max(0, segment.end_ms - segment.start_ms)
-    pieces_wanted = max(1, math.ceil(len(text) / MAX_CUE_CHARS), math.ceil(span / MAX_CUE_MS))
+    # Enough pieces for two lines each, and for time: a long span is cut into more pieces, down to a
+    # line's worth of text each; a few words over a long span (a text-only chunk) stay one cue.
+    by_time = min(math.ceil(span / MAX_CUE_MS), math.ceil(len(text) / MAX_LINE_CHARS))
+    pieces_wanted = max(1, math.ceil(len(text) / MAX_CUE_CHARS), by_time)
     target = max(1, math.ceil(len(text) / pieces_wanted))
     groups: list[list[str]] = [[]]
     for word in words:
