@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -21,39 +22,56 @@ def stale_before(stale_after_seconds: float) -> datetime:
     return utcnow() - timedelta(seconds=stale_after_seconds)
 
 
-def beat(engine: Engine, transcription_id: int, chunk_id: int | None = None) -> None:
-    """Record one heartbeat for the transcription (and the chunk being worked on)."""
+def beat(engine: Engine, transcription_id: int, chunk_ids: Iterable[int] = ()) -> None:
+    """Record one heartbeat for the transcription and the chunks being worked on."""
     now = utcnow()
+    chunk_ids = list(chunk_ids)
     with engine.begin() as connection:
         connection.execute(update(Transcription).where(Transcription.id == transcription_id).values(heartbeat_at=now))
-        if chunk_id is not None:
-            connection.execute(update(TranscriptChunk).where(TranscriptChunk.id == chunk_id).values(heartbeat_at=now))
+        if chunk_ids:
+            connection.execute(
+                update(TranscriptChunk).where(TranscriptChunk.id.in_(chunk_ids)).values(heartbeat_at=now))
 
 
 class Heartbeat:
-    """A daemon thread beating every `interval` seconds while the `with` block runs.
+    """A daemon thread beating every `interval` seconds while the `with` block runs, for the
+    transcription and for whichever chunks are held (`hold`/`drop`) at the time.
 
     It has its own connections (from the engine's pool), so it never shares a
     session with the work it vouches for.
     """
 
-    def __init__(self, engine: Engine, transcription_id: int, chunk_id: int | None, interval: float):
+    def __init__(self, engine: Engine, transcription_id: int, interval: float):
         self._engine = engine
         self._transcription_id = transcription_id
-        self._chunk_id = chunk_id
         self._interval = interval
+        self._held: set[int] = set()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+
+    def hold(self, chunk_id: int) -> None:
+        with self._lock:
+            self._held.add(chunk_id)
+
+    def drop(self, chunk_id: int) -> None:
+        with self._lock:
+            self._held.discard(chunk_id)
+
+    def _beat(self) -> None:
+        with self._lock:
+            held = list(self._held)
+        beat(self._engine, self._transcription_id, held)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                beat(self._engine, self._transcription_id, self._chunk_id)
+                self._beat()
             except Exception:  # a missed beat is not fatal; the next one may work
                 log.warning("heartbeat for transcription %s failed", self._transcription_id, exc_info=True)
 
     def __enter__(self) -> Heartbeat:
-        beat(self._engine, self._transcription_id, self._chunk_id)
+        self._beat()
         self._thread.start()
         return self
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from celery import current_task
-from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 
 from extensions import db, get_storage
@@ -22,7 +22,7 @@ from tasks import chunk_claims
 from tasks.heartbeat import Heartbeat
 from tasks.progress import mirror_progress
 from tasks.shutdown import shutdown_requested
-from transcription.audio import ChunkRange, InvalidAudioError, export_chunk
+from transcription.audio import ChunkExport, ChunkRange, InvalidAudioError
 from transcription.engines import PermanentEngineError, build_engine
 from transcription.formats import format_clock
 from transcription.prompts import build_prompt
@@ -36,33 +36,65 @@ class LaneStopped(Exception):
     """The transcription stopped running (canceled or failed elsewhere) mid-chunk."""
 
 
-class WorkerShuttingDown(Exception):
-    """The worker got SIGTERM: the chunk in hand is saved; no new chunk is taken."""
+@dataclass
+class _HeldChunk:
+    """A chunk this lane has claimed, with its audio being cut in the background."""
+
+    chunk: TranscriptChunk
+    export: ChunkExport
 
 
 def run_lane(transcription_id: int) -> int:
-    """Claim and transcribe chunks until none is claimable; return how many this lane did."""
+    """Claim and transcribe chunks until none is claimable; return how many this lane saved.
+
+    While one chunk is with the API the lane claims the next and cuts it (ffmpeg
+    runs in the background), so cutting costs no time of its own.
+    """
     config = current_app.config
     lease = uuid.uuid4().hex
-    done = 0
-    while chunk_claims.transcription_is_running(transcription_id):
-        if shutdown_requested():
-            raise WorkerShuttingDown()
-        chunk = chunk_claims.claim_next_chunk(transcription_id, lease, config["STALE_AFTER_SECONDS"])
-        if chunk is None:
-            break
+    saved = 0
+    in_hand: list[_HeldChunk] = []
+    with Heartbeat(db.engine, transcription_id, config["HEARTBEAT_SECONDS"]) as heartbeat, \
+            tempfile.TemporaryDirectory(prefix="lane-") as workdir:
+
+        def claim_and_cut() -> _HeldChunk | None:
+            if shutdown_requested() or not chunk_claims.transcription_is_running(transcription_id):
+                return None
+            chunk = chunk_claims.claim_next_chunk(transcription_id, lease, config["STALE_AFTER_SECONDS"])
+            if chunk is None:
+                return None
+            heartbeat.hold(chunk.id)
+            cut = ChunkRange(chunk.index, chunk.start_ms, chunk.end_ms)
+            held = _HeldChunk(chunk, ChunkExport(_cut_source(chunk.transcription), cut,
+                                                 Path(workdir) / f"chunk-{chunk.index:04d}.flac"))
+            in_hand.append(held)
+            return held
+
         try:
-            _transcribe_chunk(chunk)
-        except (SoftTimeLimitExceeded, LaneStopped):
-            chunk_claims.release_chunk(chunk.id, lease)
-            raise
-        done += 1
+            current = claim_and_cut()
+            while current is not None:
+                following = claim_and_cut()
+                saved += _transcribe_held(current)
+                in_hand.remove(current)
+                heartbeat.drop(current.chunk.id)
+                current = following
+                if current is not None and (shutdown_requested()
+                                            or not chunk_claims.transcription_is_running(transcription_id)):
+                    break  # the finally hands `current` back
+        finally:
+            # Whatever stopped the lane (the end, a time limit, a shutdown, an error),
+            # chunks claimed but not answered go back to the pool at once.
+            for held in in_hand:
+                held.export.cancel()
+                chunk_claims.release_chunk(held.chunk.id, lease)
     finalize_if_complete(transcription_id)
-    return done
+    return saved
 
 
-def _transcribe_chunk(chunk: TranscriptChunk) -> None:
+def _transcribe_held(held: _HeldChunk) -> bool:
+    """Send the chunk once its audio is cut and save the answer; False if the chunk failed."""
     config = current_app.config
+    chunk = held.chunk
     transcription = chunk.transcription
     policy = RetryPolicy(config["TRANSCRIPTION_MAX_ATTEMPTS"], config["TRANSCRIPTION_RETRY_DELAY_SECONDS"])
 
@@ -71,21 +103,20 @@ def _transcribe_chunk(chunk: TranscriptChunk) -> None:
             raise LaneStopped()
         chunk_claims.record_attempt(chunk.id, attempt)
 
-    with Heartbeat(db.engine, transcription.id, chunk.id, config["HEARTBEAT_SECONDS"]), \
-            tempfile.TemporaryDirectory(prefix="chunk-") as workdir:
-        audio_path = Path(workdir) / f"chunk-{chunk.index:04d}.flac"
-        try:
-            export_chunk(_cut_source(transcription), ChunkRange(chunk.index, chunk.start_ms, chunk.end_ms),
-                         audio_path)
-            engine = build_engine(transcription.engine, transcription.model, config)
-            answer = transcribe_with_retries(engine, str(audio_path), _prompt_for(chunk), policy,
-                                             attempts_made=chunk.attempts, before_attempt=before_attempt)
-        except (ChunkFailed, PermanentEngineError, InvalidAudioError) as exc:
-            _fail_transcription_at(chunk, str(exc))
-            return
+    try:
+        audio_path = held.export.result()
+        engine = build_engine(transcription.engine, transcription.model, config)
+        answer = transcribe_with_retries(engine, str(audio_path), _prompt_for(chunk), policy,
+                                         attempts_made=chunk.attempts, before_attempt=before_attempt)
+    except (ChunkFailed, PermanentEngineError, InvalidAudioError) as exc:
+        _fail_transcription_at(chunk, str(exc))
+        return False
+    finally:
+        held.export.cancel()  # the audio file is not needed any more, whatever happened
     chunk_claims.save_answer(chunk, answer)
     mirror_progress(transcription.id)
     log.info("transcription %s: chunk %d of %d saved", transcription.id, chunk.index + 1, transcription.chunk_count)
+    return True
 
 
 def _cut_source(transcription: Transcription) -> Path:

@@ -24,7 +24,7 @@ from models import ChunkStatus, PromptMode, SessionAudio, TranscriptChunk, Trans
 from tasks import chunk_claims
 from tasks.celery_app import TRANSCRIPTION_QUEUE
 from tasks.heartbeat import Heartbeat
-from tasks.lanes import WorkerShuttingDown, fail_for_time_limit, fail_transcription, finalize_if_complete, run_lane
+from tasks.lanes import fail_for_time_limit, fail_transcription, finalize_if_complete, run_lane
 from tasks.rq import Queue, redis_connection
 from tasks.shutdown import shutdown_requested
 from transcription.audio import (
@@ -38,6 +38,10 @@ from transcription.audio import (
 from transcription.engines import choose_engine
 
 log = logging.getLogger(__name__)
+
+
+class WorkerShuttingDown(Exception):
+    """The worker got SIGTERM: the lanes saved what they had in hand and took nothing new."""
 
 AUDIO_DELETED = "The recording's audio was deleted under the retention policy; it cannot be transcribed again."
 
@@ -58,9 +62,7 @@ def transcribe_chunks_task(transcription_id: int) -> int:
         return run_lane(transcription_id)
     except SoftTimeLimitExceeded:
         fail_for_time_limit(transcription_id)
-    except WorkerShuttingDown:
-        pass  # the pipeline task (or recovery) carries on elsewhere
-    return 0
+        return 0
 
 
 def enqueue_transcription(transcription: Transcription):
@@ -150,7 +152,7 @@ def run_pipeline(transcription_id: int, helper_lanes: bool = True) -> dict:
     db.session.commit()
     config = current_app.config
     try:
-        with Heartbeat(db.engine, transcription_id, None, config["HEARTBEAT_SECONDS"]):
+        with Heartbeat(db.engine, transcription_id, config["HEARTBEAT_SECONDS"]):
             if not transcription.chunks:
                 _plan(transcription)
             _ensure_working_copy(transcription.session_audio, transcription.chunks)

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import subprocess
+import tempfile
 import threading
 import wave
 from collections import deque
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "AudioInfo",
+    "ChunkExport",
     "ChunkRange",
     "InvalidAudioError",
     "PreparedAudio",
@@ -430,26 +432,56 @@ def export_chunk(audio_path: str | Path, chunk: ChunkRange, dest_path: str | Pat
     ends or breaks off inside the chunk (a truncated or corrupt file), and
     RuntimeError if ffmpeg fails otherwise.
     """
-    dest_path = Path(dest_path)
-    partial = dest_path.with_name(dest_path.name + ".part")
-    command = [
-        ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-ss", f"{chunk.start_ms / 1000:.3f}", "-t", f"{(chunk.end_ms - chunk.start_ms) / 1000:.3f}",
-        *_input(Path(audio_path)), "-map", "0:a:0", "-af", TO_16K_MONO, *FLAC, "-y", str(partial),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True)
-    if result.returncode != 0:
-        partial.unlink(missing_ok=True)
-        error = result.stderr.decode(errors="replace").strip()[-2000:]
-        raise RuntimeError(f"ffmpeg could not export chunk {chunk.index} of {audio_path}: {error}")
-    exported_ms = _flac_duration_ms(partial)
-    if exported_ms < chunk.end_ms - chunk.start_ms - TRUNCATION_TOLERANCE_MS:
-        partial.unlink(missing_ok=True)
-        log.warning("%s: chunk %d decoded to %d ms of %d", audio_path, chunk.index, exported_ms,
-                    chunk.end_ms - chunk.start_ms)
-        raise InvalidAudioError(_undecodable_past(chunk.start_ms + exported_ms))
-    os.replace(partial, dest_path)
-    return dest_path
+    return ChunkExport(audio_path, chunk, dest_path).result()
+
+
+class ChunkExport:
+    """`export_chunk` running in the background: ffmpeg starts at once, `result()` waits for it.
+
+    Lets a caller cut the next chunk while it waits on something else (the API).
+    """
+
+    def __init__(self, audio_path: str | Path, chunk: ChunkRange, dest_path: str | Path):
+        self.audio_path = Path(audio_path)
+        self.chunk = chunk
+        self.dest_path = Path(dest_path)
+        self._partial = self.dest_path.with_name(self.dest_path.name + ".part")
+        command = [
+            ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",
+            "-ss", f"{chunk.start_ms / 1000:.3f}", "-t", f"{(chunk.end_ms - chunk.start_ms) / 1000:.3f}",
+            *_input(self.audio_path), "-map", "0:a:0", "-af", TO_16K_MONO, *FLAC, "-y", str(self._partial),
+        ]  # fmt: skip
+        # stderr to a file: a pipe nobody reads until the end could fill up and stall ffmpeg.
+        self._log = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._log)
+
+    def result(self) -> Path:
+        """Wait for the export; the FLAC path, or InvalidAudioError / RuntimeError as export_chunk says."""
+        returncode = self._process.wait()
+        self._log.seek(0)
+        error = self._log.read().decode(errors="replace").strip()[-2000:]
+        self._log.close()
+        chunk = self.chunk
+        if returncode != 0:
+            self._partial.unlink(missing_ok=True)
+            raise RuntimeError(f"ffmpeg could not export chunk {chunk.index} of {self.audio_path}: {error}")
+        exported_ms = _flac_duration_ms(self._partial)
+        if exported_ms < chunk.end_ms - chunk.start_ms - TRUNCATION_TOLERANCE_MS:
+            self._partial.unlink(missing_ok=True)
+            log.warning("%s: chunk %d decoded to %d ms of %d", self.audio_path, chunk.index, exported_ms,
+                        chunk.end_ms - chunk.start_ms)
+            raise InvalidAudioError(_undecodable_past(chunk.start_ms + exported_ms))
+        os.replace(self._partial, self.dest_path)
+        return self.dest_path
+
+    def cancel(self) -> None:
+        """Stop the export if it still runs and remove what it wrote."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._log.close()
+        self._partial.unlink(missing_ok=True)
+        self.dest_path.unlink(missing_ok=True)
 
 
 def _flac_duration_ms(path: Path) -> int:

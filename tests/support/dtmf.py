@@ -232,12 +232,12 @@ def decode_dtmf(pcm: np.ndarray, sample_rate: int, *, min_tone_ms: int = 120) ->
     return decoder.finish()
 
 
-DECODE_RATE = 16000
-READ_BYTES = 2 * DECODE_RATE * 10  # ten seconds of 16 kHz mono s16le per read
+DECODE_RATE = 8000  # DTMF tops out at 1633 Hz: 8 kHz holds it, at half the work of 16 kHz
+READ_BYTES = 2 * DECODE_RATE * 10  # ten seconds of mono s16le per read
 
 
 def decode_dtmf_file(path: str | Path, *, min_tone_ms: int = 120) -> list[Word]:
-    """The words in any audio file, decoded through ffmpeg to 16 kHz mono, streaming."""
+    """The words in any audio file, decoded through ffmpeg to 8 kHz mono, streaming."""
     decoder = DtmfDecoder(DECODE_RATE, min_tone_ms=min_tone_ms)
     command = [
         ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path),
