@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from extensions import db
 from models import Transcription, TranscriptionStatus
@@ -18,6 +18,8 @@ bp.add_app_template_filter(format_rough_duration, "rough_duration")
 
 # htmx stops polling when a response has this status.
 HTMX_STOP_POLLING = 286
+# More chunks than any recording has (MAX_AUDIO_MINUTES at the shortest chunks); bounds the poll's `shown`.
+MAX_CHUNKS = 10_000
 
 DOWNLOAD_TYPES = {
     "txt": "text/plain; charset=utf-8",
@@ -41,7 +43,13 @@ def progress(transcription: TranscriptionView):
     """The progress fragment the page polls (one SQL query); 286 once there is nothing more to wait for.
     The last one, of a finished transcription, has the page fetch the timed transcript."""
     status = HTMX_STOP_POLLING if transcription.is_ended else 200
-    return render_template("_progress.html", transcription=transcription, polled=True), status
+    return render_template("_progress.html", transcription=transcription, polled=True,
+                           shown=_chunk_indexes(request.args.get("shown", ""))), status
+
+
+def _chunk_indexes(value: str) -> frozenset[int]:
+    """"0,1,4" -> {0, 1, 4}; anything else in it is ignored (the page made it; nobody types it)."""
+    return frozenset(int(part) for part in value.split(",")[:MAX_CHUNKS] if part.isdigit() and len(part) < 6)
 
 
 @bp.get("/<int:transcription_id>/transcript")

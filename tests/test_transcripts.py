@@ -197,3 +197,20 @@ def test_deleting_a_running_recording_cancels_it_then_removes_everything(app):
         home = alice.get("/").get_data(as_text=True)
         assert "Deleted “session.mp3”" in home
         assert alice.get(f"/transcriptions/{transcription_id}").status_code == 404
+
+
+def test_a_poll_sends_only_the_text_of_chunks_done_since_the_page_had_them(app):
+    with recordings_removed_afterwards(app):
+        with app.app_context():
+            transcription_id = make_transcription("alice", status="running", chunks=4, text="said").id
+        alice = app.test_client(user="alice")
+        page = alice.get(f"/transcriptions/{transcription_id}").get_data(as_text=True)
+        assert page.count('class="live-chunk"') == 2, "the page has the text of the two chunks done"
+        assert "progress?shown=0,1\"" in page, "and its polls say so"
+        url = f"/transcriptions/{transcription_id}/progress"
+        assert alice.get(url + "?shown=0,1").get_data(as_text=True).count("live-chunk") == 0
+        newer = alice.get(url + "?shown=0").get_data(as_text=True)
+        assert newer.count('class="live-chunk"') == 1 and "said part 1" in newer and "said part 0" not in newer
+        assert 'hx-swap-oob="beforeend:#live-text"' in newer
+        assert alice.get(url).get_data(as_text=True).count('class="live-chunk"') == 2, "a poll that says nothing"
+        assert alice.get(url + "?shown=x,-1,99999999999,,1").status_code == 200

@@ -3,6 +3,7 @@ SubRip (.srt), WebVTT (.vtt), JSON and Word (.docx) downloads. Free of Flask."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -23,7 +24,12 @@ MIN_CUE_MS = 300
 
 def format_clock(ms: int) -> str:
     """A duration as people read it: 7:05, 1:02:03."""
-    seconds = max(0, int(ms)) // 1000
+    return _clock(max(0, int(ms)) // 1000)
+
+
+# Every progress poll writes a few dozen of these (each chunk's range); they repeat endlessly.
+@functools.lru_cache(maxsize=4096)
+def _clock(seconds: int) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,26 +1,42 @@
-// Tells screen readers how a transcription progresses, through the page's polite live region:
-// once per finished chunk and once when it ends, not on every 2-second poll.
+// The progress page between polls: tells screen readers how far the transcription is, through the
+// page's polite live region (once per finished chunk and once at the end, not on every 2-second
+// poll); keeps the text of finished chunks in recording order (they arrive in the order they
+// finish); hides Cancel once there is nothing left to cancel.
 (function () {
   "use strict";
 
+  const ENDED = ["finished", "failed", "canceled"];
   let lastAnnounced = null;
 
-  function current() {
-    const section = document.getElementById("progress");
-    return section ? section.dataset.announce : null;
+  function section() {
+    return document.getElementById("progress");
+  }
+
+  function keepChunksInOrder() {
+    const text = document.getElementById("live-text");
+    if (!text) return;
+    const chunks = Array.from(text.children);
+    const sorted = chunks.slice().sort(function (a, b) { return a.dataset.index - b.dataset.index; });
+    if (sorted.some(function (chunk, i) { return chunk !== chunks[i]; })) text.replaceChildren.apply(text, sorted);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    lastAnnounced = current(); // what the page already shows is not news
+    const progress = section();
+    lastAnnounced = progress ? progress.dataset.announce : null; // what the page already shows is not news
   });
 
   document.addEventListener("htmx:afterSwap", function () {
-    const message = current();
+    const progress = section();
+    if (!progress) return;
+    keepChunksInOrder();
+    const ended = ENDED.includes(progress.dataset.status);
+    const cancel = document.getElementById("cancel-form");
+    if (cancel && ended) cancel.hidden = true;
+    const message = progress.dataset.announce;
     const announcer = document.getElementById("progress-announcer");
     if (!announcer || !message || message === lastAnnounced) return;
     lastAnnounced = message;
-    const section = document.getElementById("progress");
-    announcer.textContent = section.dataset.status === "finished"
+    announcer.textContent = progress.dataset.status === "finished"
       ? "Transcription finished. The transcript is below the progress." : message;
   });
 })();

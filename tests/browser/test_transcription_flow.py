@@ -34,9 +34,17 @@ def test_upload_watch_play_and_download(app, worker, slow_chunks, fake_openai, m
             page.locator("#audio").click()
         chooser.value.set_files(path)
         expect(page.locator("#file-choice")).to_contain_text(path.name)
+        # What the upload's status line says, kept across the navigation that follows the upload.
+        page.evaluate("""() => {
+            const status = document.getElementById("upload-status");
+            new MutationObserver(() => sessionStorage.setItem("upload", (sessionStorage.getItem("upload") || "")
+                + "|" + status.textContent)).observe(status, {childList: true, characterData: true, subtree: true});
+        }""")
         page.get_by_role("button", name="Upload and transcribe").click()
 
         page.wait_for_url(re.compile(r"/transcriptions/\d+$"))
+        told = page.evaluate("sessionStorage.getItem('upload')") or ""
+        assert "Uploaded. Checking the recording" in told, f"the upload went through XMLHttpRequest: {told!r}"
         page.evaluate("window.sameDocument = true")  # gone if the page reloads
         progress = page.locator("#progress")
         expect(progress).to_have_attribute("data-status", "running", timeout=RUN_TIMEOUT_MS)
