@@ -8,13 +8,15 @@ templates use, with the same attribute names as the models.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Label, Row
+from sqlalchemy import Dialect, Label, Row, type_coerce
+from sqlalchemy.types import NullType
 
-from models import SessionAudio, TranscriptChunk, Transcription, TranscriptionProgress
+from models import SessionAudio, TranscriptChunk, Transcription, TranscriptionProgress, UTCDateTime
 from transcription.audio import ChunkRange
 from transcription.formats import TranscriptInfo
 from transcription.seams import merge_chunk_segments
@@ -58,9 +60,17 @@ class TranscriptionView(TranscriptionProgress):
     session_audio: RecordingView
     chunks: tuple[ChunkView, ...]
 
+    @property
+    def chunks_with_text(self) -> str:
+        """The indexes of the chunks that have their text, "0,1,4": what a progress page shows."""
+        return ",".join([str(chunk.index) for chunk in self.chunks if chunk.text])
+
 
 def _labeled(prefix: str, table, names: Sequence[str]) -> list[Label]:
-    return [table.c[name].label(f"{prefix}{name}") for name in names]
+    # A datetime column repeats on every chunk's row, and converting it is the costliest part of
+    # reading a row: it is selected as it is stored and converted once, from the first row (from_rows).
+    return [(type_coerce(table.c[name], NullType()) if isinstance(table.c[name].type, UTCDateTime)
+             else table.c[name]).label(f"{prefix}{name}") for name in names]
 
 
 TRANSCRIPTION_FIELDS = ("id", "status", "engine", "model", "chunk_count", "chunks_done", "text", "error",
@@ -85,10 +95,23 @@ _C = slice(_R.stop, _R.stop + len(CHUNK_FIELDS))
 _TIMED_C = slice(_C.start, _C.stop + 1)
 
 
-def from_rows(rows: Sequence[Row], *, timed: bool = False) -> TranscriptionView:
+_DATETIMES = tuple(position for position, column in enumerate(COLUMNS[: _R.stop]) if isinstance(column.type, NullType))
+
+
+@cache
+def _datetime_converter(dialect: Dialect) -> Callable:
+    """What the dialect's driver hands back for a UTCDateTime column -> an aware datetime."""
+    processor = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    return processor or (lambda value: value)
+
+
+def from_rows(rows: Sequence[Row], dialect: Dialect, *, timed: bool = False) -> TranscriptionView:
     """The view of one transcription from its joined rows (one per chunk, ordered by chunk index),
     whose columns start with COLUMNS (TIMED_COLUMNS if `timed`) in that order."""
-    first = rows[0]
+    first = list(rows[0][: _R.stop])
+    convert = _datetime_converter(dialect)
+    for position in _DATETIMES:
+        first[position] = convert(first[position])
     chunk_start, chunk_columns = _C.start, _TIMED_C if timed else _C
     return TranscriptionView(
         *first[_T],
@@ -108,3 +131,4 @@ def timed_transcript(transcription: TranscriptionView) -> tuple[list[TimedSegmen
                           duration_ms=recording.duration_ms, engine=transcription.engine, model=transcription.model,
                           uploaded_at=recording.created_at, timing="segments" if engine_timed else "chunks")
     return merge_chunk_segments(chunks), info
+

@@ -43,8 +43,9 @@ def progress(transcription: TranscriptionView):
     """The progress fragment the page polls (one SQL query); 286 once there is nothing more to wait for.
     The last one, of a finished transcription, has the page fetch the timed transcript."""
     status = HTMX_STOP_POLLING if transcription.is_ended else 200
-    return render_template("_progress.html", transcription=transcription, polled=True,
-                           shown=_chunk_indexes(request.args.get("shown", ""))), status
+    shown = _chunk_indexes(request.args.get("shown", ""))
+    new_texts = [chunk for chunk in transcription.chunks if chunk.text and chunk.index not in shown]
+    return render_template("_progress.html", transcription=transcription, polled=True, new_texts=new_texts), status
 
 
 def _chunk_indexes(value: str) -> frozenset[int]:

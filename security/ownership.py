@@ -60,10 +60,11 @@ def load_visible_transcription(transcription_id: int, *, timed: bool = False) ->
                 "transcription_id": transcription_id, "user_id": claim.user_id,
                 "session_token": claim.session_token,
             }).all()
+            dialect = connection.dialect
         if rows:
             first = rows[0]._mapping
             set_current_user(User(**{name: first[f"v_{name}"] for name in VIEWER_FIELDS}))
-            return from_rows(rows, timed=timed)
+            return from_rows(rows, dialect, timed=timed)
     # Not found: only now find out whether the user is real (one more query, off the hot path).
     if not current_user.is_authenticated:
         abort(sign_in_response())
