@@ -50,7 +50,8 @@ def progress(transcription: TranscriptionView):
 
 def _chunk_indexes(value: str) -> frozenset[int]:
     """"0,1,4" -> {0, 1, 4}; anything else in it is ignored (the page made it; nobody types it)."""
-    return frozenset(int(part) for part in value.split(",")[:MAX_CHUNKS] if part.isdigit() and len(part) < 6)
+    parts = value.split(",")[:MAX_CHUNKS]
+    return frozenset(int(part) for part in parts if part.isascii() and part.isdigit() and len(part) < 6)
 
 
 @bp.get("/<int:transcription_id>/transcript")

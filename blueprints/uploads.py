@@ -64,7 +64,8 @@ def upload():
 
 
 def render_home(form: UploadForm) -> str:
-    page = max(1, request.args.get("page", 1, type=int))
+    # Any page number a person may edit into the address is a page; past the last one it is empty.
+    page = min(max(1, request.args.get("page", 1, type=int)), 1_000_000)
     recordings, more = visible_recordings(page)
     return render_template("upload.html", form=form, max_upload_mb=current_app.config["MAX_UPLOAD_MB"],
                            allowed_extensions=ALLOWED_EXTENSIONS, recordings=recordings, page=page, more=more)

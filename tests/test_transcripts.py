@@ -213,4 +213,9 @@ def test_a_poll_sends_only_the_text_of_chunks_done_since_the_page_had_them(app):
         assert newer.count('class="live-chunk"') == 1 and "said part 1" in newer and "said part 0" not in newer
         assert 'hx-swap-oob="beforeend:#live-text"' in newer
         assert alice.get(url).get_data(as_text=True).count('class="live-chunk"') == 2, "a poll that says nothing"
-        assert alice.get(url + "?shown=x,-1,99999999999,,1").status_code == 200
+        assert alice.get(url + "?shown=x,-1,99999999999,,1,²,٣").status_code == 200
+
+
+@pytest.mark.parametrize("page", ["0", "-3", "x", "²", "9" * 40, "2"])
+def test_any_page_number_of_the_list_is_a_page(client, page):
+    assert client.get(f"/?page={page}").status_code == 200

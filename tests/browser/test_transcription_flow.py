@@ -27,7 +27,6 @@ def test_upload_watch_play_and_download(app, worker, slow_chunks, fake_openai, m
     path, words = make_recording(140, seed=41)
     with recordings_removed_afterwards(app):
         expect(page.get_by_role("heading", name="Transcribe a recording")).to_be_visible()
-        page.screenshot(path=screenshot_dir / "upload.png")
 
         # The real file chooser, as a person clicking the drop zone's input.
         with page.expect_file_chooser() as chooser:
@@ -55,6 +54,8 @@ def test_upload_watch_play_and_download(app, worker, slow_chunks, fake_openai, m
         expect(page.locator(".live-chunk").first).to_be_visible()
         expect(page.locator("#progress-announcer")).to_contain_text(re.compile(r"Chunk \d of 5 done"))
         page.screenshot(path=screenshot_dir / "progress.png", full_page=True)
+        fits_a_phone(page, "progress-phone", screenshot_dir)
+        page.set_viewport_size({"width": 1200, "height": 860})
 
         expect(progress).to_have_attribute("data-status", "finished", timeout=RUN_TIMEOUT_MS)
         segments = page.locator("#segments .segment")
@@ -111,8 +112,8 @@ def test_upload_watch_play_and_download(app, worker, slow_chunks, fake_openai, m
         row = page.locator(".recording-list tbody tr", has_text=path.name)
         expect(row.locator(".badge")).to_have_text("finished")
         expect(row).to_contain_text("2:20")
-        page.screenshot(path=screenshot_dir / "recordings.png")
-        fits_a_phone(page, "recordings-phone", screenshot_dir)
+        page.screenshot(path=screenshot_dir / "upload.png")
+        fits_a_phone(page, "upload-phone", screenshot_dir)
         row.get_by_role("link", name=re.compile("^Delete")).click()
         expect(page.get_by_role("heading", name=re.compile("^Delete"))).to_be_visible()
         page.get_by_role("button", name="Delete permanently").click()
@@ -128,15 +129,41 @@ def fits_a_phone(page, name: str, screenshot_dir) -> None:
     page.screenshot(path=screenshot_dir / f"{name}.png")
 
 
-def test_the_browser_refuses_a_wrong_file_before_sending_it(app, signed_in_page, tmp_path):
+def drop_files(page, files: list[tuple[str, int]]) -> None:
+    """Drop files (name, size in bytes) on the drop zone, as dragging them from the desktop does."""
+    transfer = page.evaluate_handle("""files => {
+        const transfer = new DataTransfer();
+        for (const [name, size] of files) transfer.items.add(new File([new Uint8Array(size)], name));
+        return transfer;
+    }""", files)
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
+
+
+def test_the_browser_checks_type_and_size_before_sending_anything(app, signed_in_page, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_UPLOAD_MB", 1)
     page = signed_in_page
+    page.reload()
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    error = page.locator("#audio-error")
+
     notes = tmp_path / "minutes.txt"
     notes.write_text("not a recording")
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(request.method) if request.method == "POST" else None)
     page.locator("#audio").set_input_files(notes)
-    expect(page.locator("#audio-error")).to_have_text(re.compile("Unsupported file type"))
+    expect(error).to_have_text(re.compile("Unsupported file type"))
     page.get_by_role("button", name="Upload and transcribe").click()
-    expect(page.locator("#audio-error")).to_be_visible()
-    assert requests == [], "nothing was sent"
-    assert page.url.endswith("/")
+    expect(error).to_be_visible()
+    expect(page.locator("#audio")).to_be_focused()
+
+    drop_files(page, [("a.mp3", 10), ("b.mp3", 10)])
+    expect(error).to_have_text("Drop one recording at a time.")
+    drop_files(page, [("big session.wav", 2 * 1024 * 1024)])
+    expect(error).to_have_text(re.compile(r"2\.0 MB, larger than the 1 MB limit"))
+    page.get_by_role("button", name="Upload and transcribe").click()
+    drop_files(page, [("empty.m4a", 0)])
+    expect(error).to_have_text("The file is empty.")
+    drop_files(page, [("standup.ogg", 4096)])
+    expect(error).to_be_hidden()
+    expect(page.locator("#file-choice")).to_have_text("standup.ogg · 4 KB")
+    assert page.locator("#audio").evaluate("input => input.files[0].name") == "standup.ogg", "the drop fills the input"
+    assert posts == [], "nothing was sent"
