@@ -23,14 +23,20 @@ def stale_before(stale_after_seconds: float) -> datetime:
 
 
 def beat(engine: Engine, transcription_id: int, chunk_ids: Iterable[int] = ()) -> None:
-    """Record one heartbeat for the transcription and the chunks being worked on."""
+    """Record one heartbeat for the transcription and the chunks being worked on.
+
+    Each row in its own transaction: holding the transcription's row lock while
+    waiting for a chunk's (or the reverse) would deadlock with a lane saving an
+    answer, which locks its chunk and then the transcription.
+    """
     now = utcnow()
     chunk_ids = list(chunk_ids)
-    with engine.begin() as connection:
-        connection.execute(update(Transcription).where(Transcription.id == transcription_id).values(heartbeat_at=now))
-        if chunk_ids:
+    if chunk_ids:
+        with engine.begin() as connection:
             connection.execute(
                 update(TranscriptChunk).where(TranscriptChunk.id.in_(chunk_ids)).values(heartbeat_at=now))
+    with engine.begin() as connection:
+        connection.execute(update(Transcription).where(Transcription.id == transcription_id).values(heartbeat_at=now))
 
 
 class Heartbeat:

@@ -73,8 +73,12 @@ def run_lane(transcription_id: int) -> int:
         try:
             current = claim_and_cut()
             while current is not None:
-                following = claim_and_cut()
-                saved += _transcribe_held(current)
+                audio_path = _finish_cut(current)
+                # The next cut starts only now, so it never slows down the one just awaited.
+                following = claim_and_cut() if audio_path else None
+                if audio_path:
+                    saved += _send_and_save(current.chunk, audio_path)
+                current.export.cancel()  # its audio file is not needed any more
                 in_hand.remove(current)
                 heartbeat.drop(current.chunk.id)
                 current = following
@@ -91,10 +95,18 @@ def run_lane(transcription_id: int) -> int:
     return saved
 
 
-def _transcribe_held(held: _HeldChunk) -> bool:
-    """Send the chunk once its audio is cut and save the answer; False if the chunk failed."""
+def _finish_cut(held: _HeldChunk) -> Path | None:
+    """Wait for the chunk's audio; None if it cannot be cut (the transcription then fails)."""
+    try:
+        return held.export.result()
+    except InvalidAudioError as exc:
+        _fail_transcription_at(held.chunk, str(exc))
+        return None
+
+
+def _send_and_save(chunk: TranscriptChunk, audio_path: Path) -> bool:
+    """Send the chunk's audio under the retry policy and save the answer; False if the chunk failed."""
     config = current_app.config
-    chunk = held.chunk
     transcription = chunk.transcription
     policy = RetryPolicy(config["TRANSCRIPTION_MAX_ATTEMPTS"], config["TRANSCRIPTION_RETRY_DELAY_SECONDS"])
 
@@ -104,15 +116,12 @@ def _transcribe_held(held: _HeldChunk) -> bool:
         chunk_claims.record_attempt(chunk.id, attempt)
 
     try:
-        audio_path = held.export.result()
         engine = build_engine(transcription.engine, transcription.model, config)
         answer = transcribe_with_retries(engine, str(audio_path), _prompt_for(chunk), policy,
                                          attempts_made=chunk.attempts, before_attempt=before_attempt)
-    except (ChunkFailed, PermanentEngineError, InvalidAudioError) as exc:
+    except (ChunkFailed, PermanentEngineError) as exc:
         _fail_transcription_at(chunk, str(exc))
         return False
-    finally:
-        held.export.cancel()  # the audio file is not needed any more, whatever happened
     chunk_claims.save_answer(chunk, answer)
     mirror_progress(transcription.id)
     log.info("transcription %s: chunk %d of %d saved", transcription.id, chunk.index + 1, transcription.chunk_count)
