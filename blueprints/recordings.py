@@ -81,8 +81,11 @@ def audio(recording_id: int):
     except FileNotFoundError:
         abort(404)
     extension = recording.stored_name.rsplit(".", 1)[-1].lower()
-    return send_file(path, mimetype=AUDIO_TYPES.get(extension, "application/octet-stream"), conditional=True,
-                     etag=True)
+    response = send_file(path, mimetype=AUDIO_TYPES.get(extension, "application/octet-stream"), conditional=True,
+                         etag=True)
+    # Private like the pages: kept out of shared caches and the browser's disk cache (a seek asks again).
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/<int:recording_id>/delete")

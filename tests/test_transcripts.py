@@ -142,6 +142,7 @@ def test_the_audio_is_served_in_ranges_to_its_owner_only(app, make_recording):
         whole = alice.get(url)
         assert whole.status_code == 200 and whole.data == path.read_bytes()
         assert whole.headers["Content-Type"] == "audio/mpeg" and whole.headers["Accept-Ranges"] == "bytes"
+        assert whole.headers["Cache-Control"] == "no-store"
         part = alice.get(url, headers={"Range": "bytes=100-1123"})
         assert part.status_code == 206
         assert part.headers["Content-Range"] == f"bytes 100-1123/{size}"

@@ -1,7 +1,8 @@
 // The progress page between polls: tells screen readers how far the transcription is, through the
 // page's polite live region (once per finished chunk and once at the end, not on every 2-second
 // poll); keeps the text of finished chunks in recording order (they arrive in the order they
-// finish); hides Cancel once there is nothing left to cancel.
+// finish); hides Cancel once there is nothing left to cancel, and fetches the timed transcript
+// when the transcription has finished.
 (function () {
   "use strict";
 
@@ -32,6 +33,10 @@
     const ended = ENDED.includes(progress.dataset.status);
     const cancel = document.getElementById("cancel-form");
     if (cancel && ended) cancel.hidden = true;
+    if (progress.dataset.transcriptUrl) {
+      htmx.ajax("GET", progress.dataset.transcriptUrl, { target: "#transcript-slot", swap: "innerHTML" });
+      delete progress.dataset.transcriptUrl; // once
+    }
     const message = progress.dataset.announce;
     const announcer = document.getElementById("progress-announcer");
     if (!announcer || !message || message === lastAnnounced) return;

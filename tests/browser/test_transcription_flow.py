@@ -89,7 +89,7 @@ def test_upload_watch_play_and_download(app, worker, slow_chunks, fake_openai, m
         expect(page.locator("mark.current-match")).to_have_count(1)
 
         with page.expect_download() as download_info:
-            page.get_by_role("link", name=re.compile("^SRT")).click()
+            page.get_by_role("link", name="Download .srt").click()
         download = download_info.value
         assert download.suggested_filename == path.stem + ".srt"
         cues = parse_subtitles(open(download.path(), encoding="utf-8").read(), "srt")
