@@ -223,10 +223,10 @@ def _plan(transcription: Transcription) -> None:
     chunk_ms = transcription.chunk_seconds * 1000
     info = probe(source, max_duration_ms=max_audio_ms(current_app.config))
     if info.seekable:
-        ranges = plan_recording(source, info, chunk_ms)  # seconds, however long the recording
+        ranges = plan_recording(source, info, chunk_ms, lanes=transcription.concurrency)
     else:
         prepared = _make_working_copy(session_audio)
-        ranges = plan_chunks(prepared.duration_ms, prepared.silences, chunk_ms)
+        ranges = plan_chunks(prepared.duration_ms, prepared.silences, chunk_ms, lanes=transcription.concurrency)
     for chunk_range in ranges:
         transcription.chunks.append(TranscriptChunk(
             index=chunk_range.index, start_ms=chunk_range.start_ms, end_ms=chunk_range.end_ms,

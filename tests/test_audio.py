@@ -17,6 +17,7 @@ from transcription.audio import (
     AudioInfo,
     ChunkRange,
     InvalidAudioError,
+    chunk_count,
     export_chunk,
     export_chunks,
     ffmpeg_binary,
@@ -207,27 +208,48 @@ def test_longest_chunk_of_incompressible_audio_stays_under_the_api_limit(tmp_pat
 # plan_chunks is pure: checked on made-up silences.
 
 
-def test_plan_cuts_in_the_middle_of_the_latest_silence_before_the_boundary():
-    silences = [(50_000, 52_000), (85_000, 86_000), (91_000, 93_000), (175_000, 176_000), (185_000, 186_000)]
-    assert plan_chunks(200_000, silences, 100_000, search_window_ms=20_000) == [
-        ChunkRange(0, 0, 92_000),
-        ChunkRange(1, 92_000, 185_500),
-        ChunkRange(2, 185_500, 200_000),
+def test_plan_cuts_equal_chunks_at_the_silence_nearest_each_boundary():
+    # 300 s in chunks of at most 100 s: three chunks of 100 s would leave no room to look for
+    # silences, so four of 75 s, boundaries at 75, 150 and 225 s, each searched 20 s wide.
+    silences = [(60_000, 61_000), (70_000, 72_000), (79_000, 80_000), (149_000, 149_500), (231_000, 232_000)]
+    assert plan_chunks(300_000, silences, 100_000, search_window_ms=20_000) == [
+        ChunkRange(0, 0, 71_000),  # 70-72 s is nearer to 75 s than 79-80 s; 60-61 s is outside the window
+        ChunkRange(1, 71_000, 149_250),
+        ChunkRange(2, 149_250, 231_500),
+        ChunkRange(3, 231_500, 300_000),
     ]
 
 
 def test_plan_overlaps_chunks_where_no_silence_is_near_the_boundary():
-    silences = [(10_000, 11_000)]  # far before the boundary, outside the search window
+    silences = [(10_000, 11_000)]  # far from the boundaries, outside the search windows
     assert plan_chunks(150_000, silences, 60_000, overlap_ms=2_000) == [
-        ChunkRange(0, 0, 60_000),
-        ChunkRange(1, 58_000, 118_000),
-        ChunkRange(2, 116_000, 150_000),
+        ChunkRange(0, 0, 50_000),
+        ChunkRange(1, 48_000, 100_000),
+        ChunkRange(2, 98_000, 150_000),
     ]
 
 
 def test_plan_uses_the_part_of_a_silence_inside_the_window():
-    # A silence running past the boundary: the cut stays inside the chunk.
-    assert plan_chunks(100_000, [(55_000, 70_000)], 60_000)[0] == ChunkRange(0, 0, 57_500)
+    # Two chunks of 50 s; a silence from 45 to 70 s reaches 5 s into the 10 s window around 50 s.
+    assert plan_chunks(100_000, [(45_000, 70_000)], 60_000, search_window_ms=10_000)[0] == ChunkRange(0, 0, 50_000)
+    assert plan_chunks(100_000, [(52_000, 70_000)], 60_000, search_window_ms=10_000)[0] == ChunkRange(0, 0, 53_500)
+
+
+def test_a_recording_within_one_chunk_is_one_chunk():
+    assert plan_chunks(600_000, [], 600_000) == [ChunkRange(0, 0, 600_000)]
+
+
+@pytest.mark.parametrize(("duration_s", "lanes", "count"), [
+    (7200, 1, 13),   # 12 x 600 s would leave no room to move a cut to a silence
+    (7200, 4, 16),   # rounded up to four rounds of four lanes, chunks of 450 s
+    (1780, 1, 3),    # 593 s chunks still leave a 6.7 s window
+    (1780, 4, 4),
+    (700, 4, 2),     # 4 chunks would be under half of 600 s
+])
+def test_chunk_count_leaves_room_for_the_cut_and_fills_the_lanes(duration_s, lanes, count):
+    assert chunk_count(duration_s * 1000, 600_000, lanes=lanes) == count
+    ranges = plan_chunks(duration_s * 1000, [], 600_000, lanes=lanes)
+    assert len(ranges) == count and max(c.end_ms - c.start_ms for c in ranges) <= 600_000
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -241,8 +263,9 @@ def test_plan_covers_the_recording_in_chunks_within_the_limit(seed):
         silence = (t, min(duration, t + rng.randint(400, 3_000)))
         t = silence[1]
         silences.append(silence)
-    ranges = plan_chunks(duration, silences, chunk_ms)
-    assert ranges == plan_chunks(duration, silences, chunk_ms)
+    lanes = rng.choice([1, 4])
+    ranges = plan_chunks(duration, silences, chunk_ms, lanes=lanes)
+    assert ranges == plan_chunks(duration, silences, chunk_ms, lanes=lanes)
     assert [chunk.index for chunk in ranges] == list(range(len(ranges)))
     assert ranges[0].start_ms == 0 and ranges[-1].end_ms == duration
     assert all(0 < chunk.end_ms - chunk.start_ms <= min(chunk_ms, MAX_CHUNK_MS) for chunk in ranges)
@@ -256,7 +279,7 @@ def test_plan_covers_the_recording_in_chunks_within_the_limit(seed):
 def test_plan_caps_chunks_so_their_flac_fits_the_api():
     ranges = plan_chunks(3_600_000, [], 3_600_000)
     assert len(ranges) == 5
-    assert max(chunk.end_ms - chunk.start_ms for chunk in ranges) == MAX_CHUNK_MS
+    assert max(chunk.end_ms - chunk.start_ms for chunk in ranges) <= MAX_CHUNK_MS
 
 
 def test_plan_rejects_what_it_cannot_plan():
@@ -267,12 +290,14 @@ def test_plan_rejects_what_it_cannot_plan():
 
 
 def test_planning_by_seeking_cuts_where_planning_the_whole_decode_does(recording, prepared):
-    """plan_recording decodes only the windows before each boundary, and finds the same cuts."""
+    """plan_recording decodes only the windows around each boundary, and finds the same cuts."""
     _, path = recording
     info = probe(path)
     assert info.seekable
-    by_seeking = plan_recording(path, info, 60_000, search_window_ms=15_000)
-    whole = plan_chunks(prepared.duration_ms, prepared.silences, 60_000, search_window_ms=15_000)
+    # 180 s in chunks of at most 50 s: four of 45 s, searched 5 s wide; 45 s is inside the
+    # continuous speech of 40-70 s.
+    by_seeking = plan_recording(path, info, 50_000, search_window_ms=10_000)
+    whole = plan_chunks(prepared.duration_ms, prepared.silences, 50_000, search_window_ms=10_000)
     assert len(by_seeking) == len(whole) >= 3
     for seeked, decoded in zip(by_seeking, whole):
         assert abs(seeked.start_ms - decoded.start_ms) <= 30 and abs(seeked.end_ms - decoded.end_ms) <= 50
@@ -284,6 +309,6 @@ def test_chunks_cut_straight_from_the_source_hold_every_word_once(recording, tmp
     from transcription.seams import merge_chunk_texts
 
     script, path = recording
-    ranges = plan_recording(path, probe(path), 60_000, search_window_ms=15_000)
+    ranges = plan_recording(path, probe(path), 50_000, search_window_ms=10_000)
     texts = [(chunk, words_text(decode_dtmf_file(file))) for chunk, file in export_chunks(path, ranges, tmp_path)]
     assert merge_chunk_texts(texts) == words_text(script)

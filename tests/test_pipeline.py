@@ -28,8 +28,9 @@ def sequential(app, monkeypatch):
 
 @pytest.fixture()
 def short_chunks(app, monkeypatch):
-    """30-second chunks, so fault tests run on an 80-second recording with 3 chunks."""
+    """30-second chunks and 3 lanes: a 75-second recording is 3 chunks of 25 s in either mode."""
     monkeypatch.setitem(app.config, "CHUNK_SECONDS", 30)
+    monkeypatch.setitem(app.config, "TRANSCRIPTION_CONCURRENCY", 3)
 
 
 def test_thirty_minutes_become_one_transcript_from_three_chunks_in_order(
@@ -67,7 +68,7 @@ def test_thirty_minutes_become_one_transcript_from_three_chunks_in_order(
 def test_progress_fragment_polls_until_the_end_then_answers_286(app, client, worker, fake_openai, make_recording,
                                                                 short_chunks):
     fake_openai.delay_seconds = 1.0
-    path, _ = make_recording(80, seed=4)
+    path, _ = make_recording(75, seed=4)
     transcription_id = transcription_id_from(upload(client, path))
     running = client.get(f"/transcriptions/{transcription_id}/progress")
     assert running.status_code == 200
@@ -81,7 +82,7 @@ def test_progress_fragment_polls_until_the_end_then_answers_286(app, client, wor
 @pytest.mark.parametrize("status", [429, 500])
 def test_rate_limit_and_server_error_are_recovered_by_retry(app, client, worker, fake_openai, make_recording,
                                                             short_chunks, sequential, status):
-    path, words = make_recording(80, seed=5)
+    path, words = make_recording(75, seed=5)
     fake_openai.fail(status, match=lambda request: request.number == 2)
     transcription_id = transcription_id_from(upload(client, path))
     transcription = wait_for_status(app, transcription_id)
@@ -93,7 +94,7 @@ def test_rate_limit_and_server_error_are_recovered_by_retry(app, client, worker,
 
 def test_a_400_fails_fast_with_a_clear_message(app, client, worker, fake_openai, make_recording, short_chunks,
                                                sequential):
-    path, _ = make_recording(80, seed=6)
+    path, _ = make_recording(75, seed=6)
     fake_openai.fail(400, message="Audio file might be corrupted or unsupported",
                      match=lambda request: request.number == 2)
     transcription_id = transcription_id_from(upload(client, path))
@@ -111,7 +112,7 @@ def test_a_400_fails_fast_with_a_clear_message(app, client, worker, fake_openai,
 
 def test_retry_after_a_failure_never_requests_a_saved_chunk_again(app, client, worker, fake_openai, make_recording,
                                                                   short_chunks, sequential):
-    path, words = make_recording(80, seed=7)
+    path, words = make_recording(75, seed=7)
     fake_openai.fail(400, match=lambda request: request.number == 2)
     transcription_id = transcription_id_from(upload(client, path))
     assert wait_for_status(app, transcription_id).status == "failed"
@@ -130,7 +131,7 @@ def test_retry_after_a_failure_never_requests_a_saved_chunk_again(app, client, w
 
 def test_parallel_mode_prompts_every_chunk_with_the_notes_and_previous_session(
         app, client, worker, fake_openai, make_recording, short_chunks):
-    path, words = make_recording(80, seed=8)
+    path, words = make_recording(75, seed=8)
     transcription_id = transcription_id_from(upload(client, path, notes=NOTES, previous=PREVIOUS_SESSION))
     transcription = wait_for_status(app, transcription_id)
     assert transcription.status == "finished", transcription.error
@@ -148,8 +149,8 @@ def test_unknown_transcription_is_a_404_page(client):
 
 def test_a_browser_recording_without_a_stated_duration_is_cut_from_a_working_copy(
         app, client, worker, fake_openai, short_chunks, tmp_path):
-    words = dtmf_script(80, seed=9)
-    path = write_audio(tmp_path / "browser.webm", words, 80, sample_rate=48000, streamed=True)
+    words = dtmf_script(75, seed=9)
+    path = write_audio(tmp_path / "browser.webm", words, 75, sample_rate=48000, streamed=True)
     transcription_id = transcription_id_from(upload(client, path, content_type="audio/webm"))
     transcription = wait_for_status(app, transcription_id)
     assert transcription.status == "finished", transcription.error
@@ -164,7 +165,7 @@ def test_progress_is_readable_from_the_pipeline_job_meta(app, client, worker, fa
                                                           short_chunks, sequential):
     """RQ-style callers follow a transcription with Job.fetch(id).meta, from any process."""
     fake_openai.delay_seconds = 0.5
-    path, _ = make_recording(80, seed=12)
+    path, _ = make_recording(75, seed=12)
     transcription_id = transcription_id_from(upload(client, path))
     with app.app_context():
         job_id = db.session.get(Transcription, transcription_id).job_id

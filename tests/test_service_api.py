@@ -17,6 +17,7 @@ from transcription.audio import probe
 def session_audio(app, make_recording, monkeypatch):
     """A recording stored and recorded the way the upload form does it, without a transcription yet."""
     monkeypatch.setitem(app.config, "CHUNK_SECONDS", 30)
+    monkeypatch.setitem(app.config, "TRANSCRIPTION_CONCURRENCY", 3)  # 70 s: 3 chunks of about 23 s
     path, words = make_recording(70, seed=11)
     with app.app_context():
         stored = SessionAudio(original_name="call.mp3", stored_name=f"{uuid.uuid4().hex}.mp3",

@@ -20,7 +20,9 @@ from tests.support.web import csrf_token, transcription_id_from, upload, wait_fo
 
 @pytest.fixture()
 def short_chunks(app, monkeypatch):
+    """30-second chunks and 3 lanes: a 75-second recording is 3 chunks of 25 s."""
     monkeypatch.setitem(app.config, "CHUNK_SECONDS", 30)
+    monkeypatch.setitem(app.config, "TRANSCRIPTION_CONCURRENCY", 3)
 
 
 def chunk_starts(app, transcription_id: int) -> dict[int, int]:
@@ -43,7 +45,7 @@ def served_segments(fake_openai, starts: dict[int, int]) -> list[tuple[int, int,
 
 def test_three_chunks_give_subtitles_and_json_with_every_segment_in_order_on_the_recordings_timeline(
         app, client, worker, fake_openai, make_recording, short_chunks):
-    path, words = make_recording(80, seed=71)
+    path, words = make_recording(75, seed=71)
     with recordings_removed_afterwards(app):
         transcription_id = transcription_id_from(upload(client, path, filename="Council 12.mp3"))
         transcription = wait_for_status(app, transcription_id)
@@ -84,8 +86,8 @@ def test_three_chunks_give_subtitles_and_json_with_every_segment_in_order_on_the
 
 def test_overlapped_seams_keep_every_word_once_in_the_timed_transcript(app, client, worker, fake_openai,
                                                                        make_recording, short_chunks):
-    # Speech without a pause around 0:30 and 0:58: the cuts fall mid-speech and chunks overlap by 2 s.
-    path, words = make_recording(80, seed=72, no_pause=((12, 33), (40, 61)))
+    # Speech without a pause around 0:25 and 0:50: the cuts fall mid-speech and chunks overlap by 2 s.
+    path, words = make_recording(75, seed=72, no_pause=((12, 33), (40, 61)))
     with recordings_removed_afterwards(app):
         transcription_id = transcription_id_from(upload(client, path))
         transcription = wait_for_status(app, transcription_id)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "AudioInfo",
     "ChunkExport",
+    "chunk_count",
     "ChunkRange",
     "InvalidAudioError",
     "PreparedAudio",
@@ -52,6 +53,8 @@ FLAC_HEADER_BYTES = 8192
 MAX_CHUNK_MS = int((MAX_CHUNK_BYTES - FLAC_HEADER_BYTES) / FLAC_WORST_CASE_OVERHEAD / BYTES_PER_MS)
 
 PROBE_SECONDS = 5
+# A cut may move this far from its boundary at least, looking for a silence.
+MIN_SEARCH_WINDOW_MS = 4_000
 SILENCE_DB = -35.0  # below this (dBFS) a stretch counts as silence ...
 MIN_SILENCE_MS = 400  # ... if it lasts this long: longer than a pause between words
 # A container's stated duration may exceed what decodes by a codec's padding, not by more.
@@ -69,6 +72,7 @@ FLAC = ["-c:a", "flac", "-frame_size", "4608", "-f", "flac"]
 # or more (less handing over between its threads); larger ones gain nothing and cost memory.
 WAV_PACKET_BYTES = 32768
 MAX_EXPORT_WORKERS = 4
+CUT_NICENESS = 10
 # Uploads are untrusted: let ffmpeg read only local files, and only with the demuxers of the
 # accepted types (mp3, m4a/mp4, wav, webm, ogg, flac), never playlists or other exotic formats.
 SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", "mp3,mov,wav,matroska,ogg,flac"]
@@ -341,19 +345,25 @@ def plan_chunks(
     silences: list[tuple[int, int]],
     chunk_ms: int,
     *,
+    lanes: int = 1,
     overlap_ms: int = 2000,
     search_window_ms: int = 30_000,
 ) -> list[ChunkRange]:
     """Cut a recording of `duration_ms` into chunks of at most `chunk_ms`, deterministically.
 
     `chunk_ms` is capped at MAX_CHUNK_MS, so every chunk's FLAC stays under
-    MAX_CHUNK_BYTES whatever the audio. Each cut goes in the middle of the latest
-    silence found in the `search_window_ms` before the boundary. Where that
+    MAX_CHUNK_BYTES whatever the audio. The chunks are of equal length (see
+    `chunk_count`); each cut goes in the middle of the silence nearest to its
+    boundary within a window of up to `search_window_ms` around it. Where the
     window holds no silence the cut falls at the boundary and the next chunk
     starts `overlap_ms` earlier, so a word cut there is whole in one of the two.
     """
-    return _plan(duration_ms, lambda lo, hi: _latest_silence_middle(silences, lo, hi), chunk_ms,
-                 overlap_ms=overlap_ms, search_window_ms=search_window_ms)
+
+    def cuts(windows: list[tuple[int, int, int]]) -> list[int | None]:
+        return [_nearest_silence_middle(silences, lo, hi, target) for lo, target, hi in windows]
+
+    return _plan(duration_ms, cuts, chunk_ms, lanes=lanes, overlap_ms=overlap_ms,
+                 search_window_ms=search_window_ms)
 
 
 def plan_recording(
@@ -361,52 +371,92 @@ def plan_recording(
     info: AudioInfo,
     chunk_ms: int,
     *,
+    lanes: int = 1,
     overlap_ms: int = 2000,
     search_window_ms: int = 30_000,
 ) -> list[ChunkRange]:
     """Plan the chunks of a seekable recording without decoding all of it.
 
     The same cuts as `plan_chunks`, but silences are looked for only in the
-    window before each boundary, each window decoded by seeking to it: a
-    2-hour file is planned in about a second instead of a full decode, and
+    window around each boundary, the windows decoded by seeking to them, one
+    ffmpeg per core: a 2-hour file is planned in a fraction of a second, and
     its chunks are cut straight from it (`export_chunk`). Not for recordings
     whose container states no duration (`info.seekable` is False): prepare those.
     """
     path = Path(path)
 
-    def silence_in_window(lo: int, hi: int) -> int | None:
-        window = _decode(path, start_ms=lo, seconds=(hi - lo) / 1000, detect_silence=True)
-        silences = [(lo + start, lo + end) for start, end in window.silences]
-        return _latest_silence_middle(silences, lo, hi)
+    def cut_in(window: tuple[int, int, int]) -> int | None:
+        lo, target, hi = window
+        decoded = _decode(path, start_ms=lo, seconds=(hi - lo) / 1000, detect_silence=True)
+        silences = [(lo + start, lo + end) for start, end in decoded.silences]
+        return _nearest_silence_middle(silences, lo, hi, target)
 
-    return _plan(info.duration_ms, silence_in_window, chunk_ms,
-                 overlap_ms=overlap_ms, search_window_ms=search_window_ms)
+    def cuts(windows: list[tuple[int, int, int]]) -> list[int | None]:
+        with ThreadPoolExecutor(max_workers=min(_usable_cores(), MAX_EXPORT_WORKERS)) as pool:
+            return list(pool.map(cut_in, windows))
+
+    return _plan(info.duration_ms, cuts, chunk_ms, lanes=lanes, overlap_ms=overlap_ms,
+                 search_window_ms=search_window_ms)
+
+
+def chunk_count(duration_ms: int, chunk_ms: int, *, lanes: int = 1, overlap_ms: int = 2000,
+                search_window_ms: int = 30_000) -> int:
+    """How many equal chunks a recording is cut into.
+
+    As few as hold it while leaving each cut room (at least MIN_SEARCH_WINDOW_MS)
+    to move to a silence. With several lanes the count is rounded up to a
+    multiple of them, as long as chunks stay at least half of `chunk_ms`: 13
+    chunks on 4 lanes take 4 rounds of full-length requests, 16 take 4 rounds
+    of shorter ones, and the API's time grows with the audio sent.
+    """
+    if duration_ms <= chunk_ms:
+        return 1
+    count = -(-duration_ms // chunk_ms)
+    while _window_ms(duration_ms / count, chunk_ms, overlap_ms, search_window_ms) < MIN_SEARCH_WINDOW_MS:
+        count += 1
+    if lanes > 1:
+        rounded = -(-count // lanes) * lanes
+        if duration_ms / rounded >= chunk_ms / 2:
+            count = rounded
+    return count
+
+
+def _window_ms(spacing_ms: float, chunk_ms: int, overlap_ms: int, search_window_ms: int) -> int:
+    """The widest search window around each boundary that keeps every chunk within `chunk_ms`:
+    cuts at opposite ends of two windows span spacing + window; an overlapped start adds
+    overlap + half a window."""
+    slack = chunk_ms - spacing_ms
+    return max(0, int(min(search_window_ms, slack, 2 * (slack - overlap_ms))))
 
 
 def _plan(
     duration_ms: int,
-    cut_between: Callable[[int, int], int | None],
+    cuts: Callable[[list[tuple[int, int, int]]], list[int | None]],
     chunk_ms: int,
     *,
+    lanes: int,
     overlap_ms: int,
     search_window_ms: int,
 ) -> list[ChunkRange]:
-    """The planning rule of `plan_chunks`; `cut_between(lo, hi)` finds a silence's middle in [lo, hi]."""
+    """The planning rule of `plan_chunks`; `cuts(windows)` finds, for each (lo, target, hi)
+    window, the middle of a silence in it, or None."""
     chunk_ms = min(chunk_ms, MAX_CHUNK_MS)
     if duration_ms <= 0:
         raise ValueError(f"duration_ms must be positive, not {duration_ms}")
     if not 0 <= overlap_ms < chunk_ms // 2:
         raise ValueError(f"overlap_ms must be between 0 and half of chunk_ms, not {overlap_ms}")
-    # At most half a chunk, so that every cut moves forward.
-    window_ms = min(search_window_ms, chunk_ms // 2)
+    count = chunk_count(duration_ms, chunk_ms, lanes=lanes, overlap_ms=overlap_ms,
+                        search_window_ms=search_window_ms)
+    spacing = duration_ms / count
+    half_window = _window_ms(spacing, chunk_ms, overlap_ms, search_window_ms) // 2
+    targets = [round(k * spacing) for k in range(1, count)]
+    found = cuts([(target - half_window, target, target + half_window) for target in targets])
     ranges: list[ChunkRange] = []
     start = 0
-    while duration_ms - start > chunk_ms:
-        boundary = start + chunk_ms
-        cut = cut_between(boundary - window_ms, boundary)
+    for target, cut in zip(targets, found, strict=True):
         if cut is None:
-            ranges.append(ChunkRange(len(ranges), start, boundary))
-            start = boundary - overlap_ms
+            ranges.append(ChunkRange(len(ranges), start, target))
+            start = target - overlap_ms
         else:
             ranges.append(ChunkRange(len(ranges), start, cut))
             start = cut
@@ -414,14 +464,16 @@ def _plan(
     return ranges
 
 
-def _latest_silence_middle(silences: list[tuple[int, int]], lo: int, hi: int) -> int | None:
-    """The middle of the part inside [lo, hi] of the latest silence reaching into it, if any."""
-    middle = None
+def _nearest_silence_middle(silences: list[tuple[int, int]], lo: int, hi: int, target: int) -> int | None:
+    """The middle of the part inside [lo, hi] of the silence nearest to `target`, if any."""
+    best = None
     for silence_start, silence_end in silences:
         inside_start, inside_end = max(silence_start, lo), min(silence_end, hi)
         if inside_start < inside_end:
             middle = (inside_start + inside_end) // 2
-    return middle
+            if best is None or abs(middle - target) < abs(best - target):
+                best = middle
+    return best
 
 
 def export_chunk(audio_path: str | Path, chunk: ChunkRange, dest_path: str | Path) -> Path:
@@ -454,6 +506,7 @@ class ChunkExport:
         # stderr to a file: a pipe nobody reads until the end could fill up and stall ffmpeg.
         self._log = tempfile.TemporaryFile()
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._log)
+        _lower_priority(self._process.pid)
 
     def result(self) -> Path:
         """Wait for the export; the FLAC path, or InvalidAudioError / RuntimeError as export_chunk says."""
@@ -482,6 +535,15 @@ class ChunkExport:
         self._log.close()
         self._partial.unlink(missing_ok=True)
         self.dest_path.unlink(missing_ok=True)
+
+
+def _lower_priority(pid: int) -> None:
+    """Cutting is batch work: let whatever shares the host (the web server, the requests in
+    flight, other lanes' answers) have the CPU first."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, CUT_NICENESS)
+    except (AttributeError, OSError):
+        pass  # not on this platform, or the process has already finished
 
 
 def _flac_duration_ms(path: Path) -> int:

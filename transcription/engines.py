@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -56,6 +57,16 @@ MODELS_WITH_SEGMENTS = {"whisper-1"}
 TRANSIENT_STATUS_CODES = {408, 409, 429}
 
 
+@functools.lru_cache(maxsize=8)
+def _openai_client(api_key: str, base_url: str | None, timeout: float) -> openai.OpenAI:
+    """One client per process and setting: building one (HTTP pool, TLS context) costs a good
+    part of a second, and a client is safe to share between threads.
+
+    Retries are ours (billing-safe and visible per chunk), so the client makes none.
+    """
+    return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+
+
 class OpenAIEngine:
     """The OpenAI transcription API, or any server that speaks it (OPENAI_BASE_URL)."""
 
@@ -65,8 +76,7 @@ class OpenAIEngine:
                  timeout: float = 300.0):
         self.model = model
         self._api_key = api_key
-        # Retries are ours (billing-safe and visible per chunk), so the client makes none.
-        self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+        self._client = _openai_client(api_key, base_url, timeout)
 
     def transcribe(self, audio_path: str, prompt: str = "") -> ChunkTranscript:
         timed = self.model in MODELS_WITH_SEGMENTS

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests.support.recordings import recordings_removed_afterwards
 from tests.support.subtitles import assert_valid_timeline, parse_subtitles
+from transcription.audio import chunk_count
 
 RUN_TIMEOUT_MS = 60_000
 
@@ -50,9 +51,10 @@ def test_upload_watch_play_and_download(app, worker, slow_chunks, fake_openai, m
         # Mid-run: some chunks done, others not yet.
         expect(page.locator(".chunk-map .chunk-done").first).to_be_visible(timeout=RUN_TIMEOUT_MS)
         expect(progress).to_have_attribute("data-status", "running")
-        assert page.locator(".chunk-map .chunk").count() == 5
+        chunks = chunk_count(140_000, 30_000, lanes=app.config["TRANSCRIPTION_CONCURRENCY"])
+        assert page.locator(".chunk-map .chunk").count() == chunks
         expect(page.locator(".live-chunk").first).to_be_visible()
-        expect(page.locator("#progress-announcer")).to_contain_text(re.compile(r"Chunk \d of 5 done"))
+        expect(page.locator("#progress-announcer")).to_contain_text(re.compile(rf"Chunk \d+ of {chunks} done"))
         page.screenshot(path=screenshot_dir / "progress.png", full_page=True)
         fits_a_phone(page, "progress-phone", screenshot_dir)
         page.set_viewport_size({"width": 1200, "height": 860})

@@ -201,28 +201,28 @@ class DtmfDecoder:
         return np.where(ok, CODE_BY_TONES[row, column], -1).astype(np.int8)
 
     def finish(self) -> list[Word]:
-        """The words heard so far: runs of one digit at least `min_tone_ms` long."""
-        labels = np.concatenate(self.labels) if self.labels else np.zeros(0, dtype=np.int8)
-        words: list[Word] = []
-        run_code, run_first, run_last = -1, 0, 0
-        for index in np.flatnonzero(labels >= 0):
-            code = labels[index]
-            if code == run_code and index - run_last <= MAX_DROPOUT_FRAMES + 1:
-                run_last = index
-                continue
-            self._close_run(words, run_code, run_first, run_last)
-            run_code, run_first, run_last = code, index, index
-        self._close_run(words, run_code, run_first, run_last)
-        return words
+        """The words heard so far: runs of one digit at least `min_tone_ms` long.
 
-    def _close_run(self, words: list[Word], code: int, first: int, last: int) -> None:
-        if code < 0:
-            return
+        A run may lose up to MAX_DROPOUT_FRAMES frames to a codec and stay one word.
+        """
+        labels = np.concatenate(self.labels) if self.labels else np.zeros(0, dtype=np.int8)
+        frames = np.flatnonzero(labels >= 0)
+        if frames.size == 0:
+            return []
+        codes = labels[frames]
+        # A new run starts where the digit changes or the gap since its last frame is too long.
+        breaks = (np.diff(codes) != 0) | (np.diff(frames) > MAX_DROPOUT_FRAMES + 1)
+        firsts = np.concatenate([frames[:1], frames[1:][breaks]])
+        lasts = np.concatenate([frames[:-1][breaks], frames[-1:]])
+        run_codes = np.concatenate([codes[:1], codes[1:][breaks]])
         # A frame sees the tone once half of it overlaps the burst: its centre marks the edge.
-        start_ms = round((first * self.hop + self.frame / 2) * 1000 / self.sample_rate)
-        end_ms = round((last * self.hop + self.frame / 2) * 1000 / self.sample_rate)
-        if end_ms - start_ms >= self.min_tone_ms:
-            words.append(Word(DIGITS[code], start_ms, end_ms))
+        starts = np.rint((firsts * self.hop + self.frame / 2) * 1000 / self.sample_rate).astype(int)
+        ends = np.rint((lasts * self.hop + self.frame / 2) * 1000 / self.sample_rate).astype(int)
+        return [
+            Word(DIGITS[code], int(start), int(end))
+            for code, start, end in zip(run_codes, starts, ends)
+            if end - start >= self.min_tone_ms
+        ]
 
 
 def decode_dtmf(pcm: np.ndarray, sample_rate: int, *, min_tone_ms: int = 120) -> list[Word]:

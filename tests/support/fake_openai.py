@@ -3,7 +3,7 @@
 It implements `POST /v1/audio/transcriptions` (multipart: file, model, prompt,
 response_format), "transcribes" DTMF digit bursts exactly (tests/support/dtmf.py),
 records every request in a ledger, and can be told to fail: an HTTP status, a
-hang past the client's timeout, or a fixed delay on every answer.
+hang past the client's timeout, or a fixed response time for every answer.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import hashlib
 import json
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,8 @@ class FakeOpenAI:
         return self._transcribe(request)(environ, start_response)
 
     def _transcribe(self, request: Request) -> Response:
+        # A fixed delay is a fixed response time: "transcribing" happens within it.
+        answer_at = time.monotonic() + self.delay_seconds
         upload = request.files.get("file")
         if upload is None:
             return _json({"error": {"message": "file is required"}}, 400)
@@ -134,8 +137,7 @@ class FakeOpenAI:
             recorded.answered_status = fault.status
             headers = {"Retry-After": "0"} if fault.status == 429 else {}
             return _json({"error": {"message": fault.message, "type": "injected"}}, fault.status, headers)
-        if self.delay_seconds:
-            self._release.wait(self.delay_seconds)
+        self._release.wait(max(0.0, answer_at - time.monotonic()))
         recorded.answered_status = 200
         return self._answer(recorded)
 
