@@ -59,6 +59,9 @@ class TranscriptionView(TranscriptionProgress):
     finished_at: datetime | None
     session_audio: RecordingView
     chunks: tuple[ChunkView, ...]
+    # A fingerprint of the rows it was read from (the viewer's among them): equal states render
+    # equal progress fragments, so a fragment is rendered once per state (blueprints/fragments.py).
+    state: int = 0
 
     @property
     def chunks_with_text(self) -> str:
@@ -117,6 +120,7 @@ def from_rows(rows: Sequence[Row], dialect: Dialect, *, timed: bool = False) -> 
         *first[_T],
         session_audio=RecordingView(*first[_R]),
         chunks=tuple(ChunkView(*row[chunk_columns]) for row in rows if row[chunk_start] is not None),
+        state=hash(tuple(tuple(row) for row in rows)),
     )
 
 

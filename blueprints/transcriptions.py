@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
+from blueprints.fragments import progress_fragments
 from extensions import db
 from models import Transcription, TranscriptionStatus
 from security.ownership import with_transcription
@@ -15,6 +17,8 @@ from transcription_view import TranscriptionView, timed_transcript
 
 bp = Blueprint("transcriptions", __name__, url_prefix="/transcriptions")
 bp.add_app_template_filter(format_rough_duration, "rough_duration")
+# The server's clock, for the progress page's ticking clocks (static/js/progress.js).
+bp.add_app_template_global(lambda: int(time.time() * 1000), "now_ms")
 
 # htmx stops polling when a response has this status.
 HTMX_STOP_POLLING = 286
@@ -44,8 +48,14 @@ def progress(transcription: TranscriptionView):
     The last one, of a finished transcription, has the page fetch the timed transcript."""
     status = HTMX_STOP_POLLING if transcription.is_ended else 200
     shown = _chunk_indexes(request.args.get("shown", ""))
-    new_texts = [chunk for chunk in transcription.chunks if chunk.text and chunk.index not in shown]
-    return render_template("_progress.html", transcription=transcription, polled=True, new_texts=new_texts), status
+
+    def render() -> str:
+        new_texts = [chunk for chunk in transcription.chunks if chunk.text and chunk.index not in shown]
+        return render_template("_progress.html", transcription=transcription, polled=True, new_texts=new_texts)
+
+    if transcription.status in (TranscriptionStatus.FAILED, TranscriptionStatus.CANCELED):
+        return render(), status  # its Retry form holds this session's CSRF token; polling ends here anyway
+    return progress_fragments.get_or_render((transcription.state, shown), render), status
 
 
 def _chunk_indexes(value: str) -> frozenset[int]:

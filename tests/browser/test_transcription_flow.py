@@ -54,6 +54,9 @@ def test_upload_watch_play_and_download(app, worker, slow_chunks, fake_openai, m
         chunks = chunk_count(140_000, 30_000, lanes=app.config["TRANSCRIPTION_CONCURRENCY"])
         assert page.locator(".chunk-map .chunk").count() == chunks
         expect(page.locator(".live-chunk").first).to_be_visible()
+        # Polled fragments leave the clocks to progress.js, which keeps them ticking.
+        expect(page.locator('#progress [data-clock="elapsed"]')).to_have_text(re.compile(r"^\d+:\d\d$"))
+        expect(page.locator('#progress [data-clock="remaining-label"]')).to_have_text("left (estimate)")
         expect(page.locator("#progress-announcer")).to_contain_text(re.compile(rf"Chunk \d+ of {chunks} done"))
         page.screenshot(path=screenshot_dir / "progress.png", full_page=True)
         fits_a_phone(page, "progress-phone", screenshot_dir)
