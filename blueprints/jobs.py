@@ -96,21 +96,20 @@ def job_detail(job_id: str):
 
 @bp.post("/job/<job_id>/requeue")
 def requeue(job_id: str):
-    job = fetch_job_or_404(job_id)
-    try:
-        job.requeue()
-        flash(f"Job {job_id} queued again.")
-    except InvalidJobOperation as exc:
-        flash(str(exc), "error")
-    return redirect(url_for("jobs.job_detail", job_id=job_id))
+    return _act_on_job(job_id, Job.requeue, "queued again")
 
 
 @bp.post("/job/<job_id>/cancel")
 def cancel(job_id: str):
+    return _act_on_job(job_id, Job.cancel, "canceled")
+
+
+def _act_on_job(job_id: str, action, done: str):
+    """Apply `action` to the job and say how it went (RQ refuses some, e.g. requeue of a finished job)."""
     job = fetch_job_or_404(job_id)
     try:
-        job.cancel()
-        flash(f"Job {job_id} canceled.")
+        action(job)
+        flash(f"Job {job_id} {done}.")
     except InvalidJobOperation as exc:
         flash(str(exc), "error")
     return redirect(url_for("jobs.job_detail", job_id=job_id))

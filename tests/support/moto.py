@@ -6,7 +6,7 @@ import subprocess
 import sys
 import urllib.request
 
-from tasks.redis_server import free_port
+from tasks.redis_server import free_port, stop_process
 from tests.support.worker import wait_for
 
 # moto accepts any credentials; boto3 only needs some to sign requests.
@@ -38,13 +38,7 @@ class MotoServer:
             return False
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def __enter__(self) -> MotoServer:
         return self.start()
