@@ -11,6 +11,7 @@ from flask import Flask
 
 from tasks.redis_server import RedisServer
 from tests.support.accounts import SignedInClient
+from tests.support.app_config import app_config
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.worker import celery_worker
 
@@ -80,15 +81,7 @@ def test_env(redis_server, runtime_dir, fake_openai_server, database_url) -> dic
 def app(test_env):
     from app import create_app
 
-    app = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": test_env["DATABASE_URL"],
-        "CELERY_BROKER_URL": test_env["CELERY_BROKER_URL"],
-        "CELERY_RESULT_BACKEND": test_env["CELERY_RESULT_BACKEND"],
-        "UPLOAD_FOLDER": test_env["UPLOAD_FOLDER"],
-        "OPENAI_API_KEY": test_env["OPENAI_API_KEY"],
-        "OPENAI_BASE_URL": test_env["OPENAI_BASE_URL"],
-    })
+    app = create_app(app_config(test_env))
     yield app
 
 

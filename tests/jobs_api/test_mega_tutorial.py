@@ -15,6 +15,7 @@ from flask import current_app, jsonify
 
 from tasks.rq import Queue
 from tasks.rq.job import Job
+from tests.support.app_config import app_config
 from tests.support.worker import REPO_ROOT, wait_for
 
 pytestmark = pytest.mark.usefixtures("jobs_worker")
@@ -33,13 +34,7 @@ def tutorial_app(test_env):
     """An app of its own, with the tutorial's route added before its first request."""
     from app import create_app
 
-    app = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": test_env["DATABASE_URL"],
-        "CELERY_BROKER_URL": test_env["CELERY_BROKER_URL"],
-        "CELERY_RESULT_BACKEND": test_env["CELERY_RESULT_BACKEND"],
-        "UPLOAD_FOLDER": test_env["UPLOAD_FOLDER"],
-    })
+    app = create_app(app_config(test_env))
     # As in the tutorial's create_app: a Redis client and a queue on the app.
     app.redis = redis.Redis.from_url(app.config["RQ_REDIS_URL"])
     app.task_queue = Queue("default", connection=app.redis)
