@@ -61,7 +61,7 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
-def serve(argv: list[str]) -> int:
+def serve() -> int:
     # Before any child starts: a Ctrl-C or SIGTERM during start-up still stops them all.
     stopping = False
 

@@ -197,11 +197,6 @@ class Transcription(TranscriptionProgress, db.Model):
         order_by="TranscriptChunk.index",
     )
 
-    @property
-    def failed_chunk(self) -> TranscriptChunk | None:
-        return next((c for c in self.chunks if c.status == ChunkStatus.FAILED), None)
-
-
 class TranscriptChunk(db.Model):
     """A time range of the recording, sent to the API once and saved the moment it answers."""
 

@@ -41,7 +41,7 @@ def ensure_venv() -> None:
 
 def ensure_requirements(requirements: str) -> None:
     """pip install the requirements file unless this exact content was installed before."""
-    files = [ROOT / "requirements.txt", ROOT / requirements]
+    files = list(dict.fromkeys([ROOT / "requirements.txt", ROOT / requirements]))  # -dev includes the base
     digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
     stamp = VENV / f".installed-{requirements}"
     if stamp.exists() and stamp.read_text() == digest:
@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
     from launcher import serve
 
-    return serve(argv)
+    return serve()
 
 
 if __name__ == "__main__":

@@ -80,7 +80,6 @@ TRANSCRIPTION_FIELDS = ("id", "status", "engine", "model", "chunk_count", "chunk
                         "started_at", "finished_at")
 RECORDING_FIELDS = ("id", "original_name", "duration_ms", "created_at", "audio_deleted_at")
 CHUNK_FIELDS = ("index", "start_ms", "end_ms", "status", "text", "attempts", "error")
-TIMED_CHUNK_FIELDS = (*CHUNK_FIELDS, "segments_json")
 
 # The columns to select, joined as transcription -> session_audio, outer join transcript_chunk.
 COLUMNS = [
