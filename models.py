@@ -180,6 +180,8 @@ class Transcription(TranscriptionProgress, db.Model):
     chunk_seconds: Mapped[int] = mapped_column(Integer, default=600)
     prompt_mode: Mapped[str] = mapped_column(String(16), default=PromptMode.PARALLEL)
     concurrency: Mapped[int] = mapped_column(Integer, default=4)
+    # How chunks are sent (transcription.audio.CHUNK_OUTPUT), decided when planning so every lane agrees.
+    chunk_format: Mapped[str] = mapped_column(String(8), default="flac", server_default="flac")
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
     chunks_done: Mapped[int] = mapped_column(Integer, default=0)
     text: Mapped[str] = mapped_column(Text, default="")

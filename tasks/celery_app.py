@@ -8,6 +8,7 @@ from celery.signals import worker_process_init
 from flask import Flask
 
 from extensions import db
+from transcription.engines import warm_up_engine
 
 TRANSCRIPTION_QUEUE = "transcription"
 DEFAULT_QUEUE = "celery"
@@ -81,6 +82,10 @@ def celery_init_app(app: Flask) -> Celery:
         # PostgreSQL socket between processes corrupts both sides' conversations.
         with app.app_context():
             db.engine.dispose(close=False)
+
+    @worker_process_init.connect(weak=False)
+    def _warm_up_engine(**_kwargs):
+        warm_up_engine(app.config)
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(celery_settings(app.config))

@@ -65,8 +65,10 @@ def run_lane(transcription_id: int) -> int:
                 return None
             heartbeat.hold(chunk.id)
             cut = ChunkRange(chunk.index, chunk.start_ms, chunk.end_ms)
-            held = _HeldChunk(chunk, ChunkExport(_cut_source(chunk.transcription), cut,
-                                                 Path(workdir) / f"chunk-{chunk.index:04d}.flac"))
+            transcription = chunk.transcription
+            held = _HeldChunk(chunk, ChunkExport(_cut_source(transcription), cut,
+                                                 Path(workdir) / f"chunk-{chunk.index:04d}",
+                                                 transcription.chunk_format))
             in_hand.append(held)
             return held
 

@@ -30,6 +30,7 @@ from tasks.shutdown import shutdown_requested
 from transcription.audio import (
     InvalidAudioError,
     PreparedAudio,
+    chunk_format,
     plan_chunks,
     plan_recording,
     prepare,
@@ -222,6 +223,7 @@ def _plan(transcription: Transcription) -> None:
     source = get_storage().local_path(session_audio.audio_key)
     chunk_ms = transcription.chunk_seconds * 1000
     info = probe(source, max_duration_ms=max_audio_ms(current_app.config))
+    transcription.chunk_format = chunk_format(info)
     if info.seekable:
         ranges = plan_recording(source, info, chunk_ms, lanes=transcription.concurrency)
     else:

@@ -37,7 +37,7 @@ def served_segments(fake_openai, starts: dict[int, int]) -> list[tuple[int, int,
     its decoded words are timed from the start of the chunk it was sent."""
     segments = []
     for request in sorted(fake_openai.answered(), key=lambda r: r.filename):
-        index = int(re.fullmatch(r"chunk-(\d+)\.flac", request.filename).group(1))
+        index = int(re.fullmatch(r"chunk-(\d+)\.(?:flac|mp3)", request.filename).group(1))
         for group in fake_openai._phrases(request.words):
             segments.append((starts[index] + group[0].start_ms, starts[index] + group[-1].end_ms, words_text(group)))
     return segments

@@ -1,5 +1,6 @@
 """Audio files through ffmpeg: probe an upload, decode it to a working WAV, plan
-chunks cut at silences, and export each chunk as 16 kHz mono FLAC.
+chunks cut at silences, and export each chunk (16 kHz mono FLAC, or an MP3
+source's own frames).
 
 Everything streams through ffmpeg, so memory does not grow with the length of
 the recording: the only things held in memory are the list of silences and one
@@ -29,6 +30,7 @@ __all__ = [
     "AudioInfo",
     "ChunkExport",
     "chunk_count",
+    "chunk_format",
     "ChunkRange",
     "InvalidAudioError",
     "PreparedAudio",
@@ -68,6 +70,11 @@ TO_16K_MONO = f"aformat=channel_layouts=mono,aresample={SAMPLE_RATE},aformat=sam
 PIPE_FRAMES = f"asetnsamples=n={SAMPLE_RATE // 2}:p=0"
 # FLAC blocks of 4608 samples whatever the source's frames: small blocks would cost size.
 FLAC = ["-c:a", "flac", "-frame_size", "4608", "-f", "flac"]
+# What ffmpeg writes a chunk with, by chunk format (also the chunk file's extension).
+CHUNK_OUTPUT = {
+    "flac": ["-af", TO_16K_MONO, *FLAC],
+    "mp3": ["-c:a", "copy", "-f", "mp3"],
+}
 # The WAV demuxer reads 4 KiB packets by default; 32 KiB ones cut ffmpeg's CPU time by half
 # or more (less handing over between its threads); larger ones gain nothing and cost memory.
 WAV_PACKET_BYTES = 32768
@@ -476,15 +483,28 @@ def _nearest_silence_middle(silences: list[tuple[int, int]], lo: int, hi: int, t
     return best
 
 
-def export_chunk(audio_path: str | Path, chunk: ChunkRange, dest_path: str | Path) -> Path:
-    """Encode `chunk` of `audio_path` (the source, or a prepared WAV) as 16 kHz mono FLAC at `dest_path`.
+def chunk_format(info: AudioInfo) -> str:
+    """The format a recording's chunks are sent to the API in (a key of CHUNK_OUTPUT).
 
-    Cut at exact samples. Written under a temporary name and renamed, so
-    `dest_path` never holds half a chunk. Raises InvalidAudioError if the source
-    ends or breaks off inside the chunk (a truncated or corrupt file), and
-    RuntimeError if ffmpeg fails otherwise.
+    A seekable MP3 file's chunks are its own frames, copied: nothing is decoded or
+    encoded, so a chunk is ready in a fraction of the time, and a 128 kbps source
+    uploads half the bytes of 16 kHz FLAC. Everything else is encoded as 16 kHz
+    mono FLAC, which the API takes whatever the source was.
     """
-    return ChunkExport(audio_path, chunk, dest_path).result()
+    return "mp3" if info.seekable and info.codec == "mp3" and info.container == "mp3" else "flac"
+
+
+def export_chunk(audio_path: str | Path, chunk: ChunkRange, dest_path: str | Path, chunk_format: str = "flac"
+                 ) -> Path:
+    """Write `chunk` of `audio_path` (the source, or a prepared WAV) in `chunk_format` at `dest_path`
+    (its suffix becomes the format's); returns the path written.
+
+    FLAC is cut at exact samples, a copied MP3 at the frame (26 ms) nearest the
+    cut. Written under a temporary name and renamed, so the file never holds half
+    a chunk. Raises InvalidAudioError if the source ends or breaks off inside the
+    chunk (a truncated or corrupt file), and RuntimeError if ffmpeg fails otherwise.
+    """
+    return ChunkExport(audio_path, chunk, dest_path, chunk_format).result()
 
 
 class ChunkExport:
@@ -493,37 +513,41 @@ class ChunkExport:
     Lets a caller cut the next chunk while it waits on something else (the API).
     """
 
-    def __init__(self, audio_path: str | Path, chunk: ChunkRange, dest_path: str | Path):
+    def __init__(self, audio_path: str | Path, chunk: ChunkRange, dest_path: str | Path, chunk_format: str = "flac"):
         self.audio_path = Path(audio_path)
         self.chunk = chunk
-        self.dest_path = Path(dest_path)
+        self.chunk_format = chunk_format
+        self.dest_path = Path(dest_path).with_suffix(f".{chunk_format}")
         self._partial = self.dest_path.with_name(self.dest_path.name + ".part")
         command = [
-            ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",
+            ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-progress", "pipe:1",
             "-ss", f"{chunk.start_ms / 1000:.3f}", "-t", f"{(chunk.end_ms - chunk.start_ms) / 1000:.3f}",
-            *_input(self.audio_path), "-map", "0:a:0", "-af", TO_16K_MONO, *FLAC, "-y", str(self._partial),
+            *_input(self.audio_path), "-map", "0:a:0", *CHUNK_OUTPUT[chunk_format], "-y", str(self._partial),
         ]  # fmt: skip
-        # stderr to a file: a pipe nobody reads until the end could fill up and stall ffmpeg.
+        # Both to files: a pipe nobody reads until the end could fill up and stall ffmpeg.
         self._log = tempfile.TemporaryFile()
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._log)
+        self._progress = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(command, stdout=self._progress, stderr=self._log)
         _lower_priority(self._process.pid)
 
     def result(self) -> Path:
-        """Wait for the export; the FLAC path, or InvalidAudioError / RuntimeError as export_chunk says."""
+        """Wait for the export; the chunk's path, or InvalidAudioError / RuntimeError as export_chunk says."""
         returncode = self._process.wait()
-        self._log.seek(0)
-        error = self._log.read().decode(errors="replace").strip()[-2000:]
-        self._log.close()
+        error = _read_and_close(self._log).strip()[-2000:]
+        exported_ms = _written_ms(_read_and_close(self._progress))
         chunk = self.chunk
         if returncode != 0:
             self._partial.unlink(missing_ok=True)
             raise RuntimeError(f"ffmpeg could not export chunk {chunk.index} of {self.audio_path}: {error}")
-        exported_ms = _flac_duration_ms(self._partial)
         if exported_ms < chunk.end_ms - chunk.start_ms - TRUNCATION_TOLERANCE_MS:
             self._partial.unlink(missing_ok=True)
             log.warning("%s: chunk %d decoded to %d ms of %d", self.audio_path, chunk.index, exported_ms,
                         chunk.end_ms - chunk.start_ms)
             raise InvalidAudioError(_undecodable_past(chunk.start_ms + exported_ms))
+        if self.chunk_format != "flac" and self._partial.stat().st_size > MAX_CHUNK_BYTES:
+            # Copied frames of a high-bitrate MP3 can outgrow the API's limit; FLAC's size is bounded.
+            self._partial.unlink()
+            return export_chunk(self.audio_path, chunk, self.dest_path, "flac")
         os.replace(self._partial, self.dest_path)
         return self.dest_path
 
@@ -533,8 +557,21 @@ class ChunkExport:
             self._process.kill()
         self._process.wait()
         self._log.close()
+        self._progress.close()
         self._partial.unlink(missing_ok=True)
         self.dest_path.unlink(missing_ok=True)
+
+
+def _read_and_close(file) -> str:
+    with file:
+        file.seek(0)
+        return file.read().decode(errors="replace")
+
+
+def _written_ms(progress: str) -> int:
+    """How much audio ffmpeg wrote, from the last out_time_us of its -progress report."""
+    times = re.findall(r"^out_time_us=(\d+)$", progress, re.MULTILINE)
+    return int(times[-1]) // 1000 if times else 0
 
 
 def _lower_priority(pid: int) -> None:
@@ -544,16 +581,6 @@ def _lower_priority(pid: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, CUT_NICENESS)
     except (AttributeError, OSError):
         pass  # not on this platform, or the process has already finished
-
-
-def _flac_duration_ms(path: Path) -> int:
-    """The duration a FLAC file's STREAMINFO states (ffmpeg fills it in when it closes the file)."""
-    with open(path, "rb") as file:
-        head = file.read(26)
-    # "fLaC", a 4-byte block header, then STREAMINFO: 20-bit rate, 3+5 bits, 36-bit sample count.
-    packed = int.from_bytes(head[18:26], "big")
-    sample_rate, samples = packed >> 44, packed & ((1 << 36) - 1)
-    return samples * 1000 // sample_rate if sample_rate else 0
 
 
 def export_chunks(

@@ -251,6 +251,18 @@ def choose_engine(setting: str, openai_api_key: str, openai_model: str) -> tuple
     return PocketSphinxEngine.name, OFFLINE_MODEL
 
 
+def warm_up_engine(config) -> None:
+    """Build the configured API client now (a worker process calls this as it starts), so the
+    first chunk the process sends does not wait half a second for imports and a TLS context."""
+    try:
+        engine_name, model = choose_engine(config.get("TRANSCRIPTION_ENGINE", "auto"),
+                                           config.get("OPENAI_API_KEY", ""), config["TRANSCRIPTION_MODEL"])
+    except EngineUnavailable:
+        return  # transcriptions will say so; a worker still starts
+    if engine_name == OpenAIEngine.name:
+        build_engine(engine_name, model, config)
+
+
 def build_engine(engine_name: str, model: str, config) -> TranscriptionEngine:
     """The engine a transcription asked for, configured from the app's settings."""
     if engine_name == "openai":
