@@ -18,6 +18,7 @@ from transcription.audio import (
     ChunkRange,
     InvalidAudioError,
     chunk_count,
+    chunk_format,
     export_chunk,
     export_chunks,
     ffmpeg_binary,
@@ -303,6 +304,45 @@ def test_planning_by_seeking_cuts_where_planning_the_whole_decode_does(recording
         assert abs(seeked.start_ms - decoded.start_ms) <= 30 and abs(seeked.end_ms - decoded.end_ms) <= 50
     overlapped = [(a, b) for a, b in pairwise(by_seeking) if b.start_ms < a.end_ms]
     assert overlapped, "the continuous speech at 40-70 s forces an overlapped cut"
+
+
+def test_mp3_files_are_chunked_as_their_own_frames_and_everything_else_as_flac(short_files):
+    formats = {kind: chunk_format(probe(path)) for kind, path in short_files.items()}
+    assert formats == {"mp3": "mp3", "m4a": "flac", "wav": "flac", "webm": "flac", "ogg": "flac", "flac": "flac",
+                       "mp4": "flac"}
+
+
+def test_copied_mp3_chunks_hold_every_word_once_at_the_sources_quality(recording, tmp_path):
+    from transcription.seams import merge_chunk_texts
+
+    script, path = recording
+    ranges = plan_recording(path, probe(path), 50_000, search_window_ms=10_000)
+    files = [export_chunk(path, chunk, tmp_path / f"chunk-{chunk.index}", "mp3") for chunk in ranges]
+    assert [file.suffix for file in files] == [".mp3"] * len(ranges)
+    for chunk, file in zip(ranges, files):
+        header = ffmpeg_header(file)
+        assert "Audio: mp3" in header and "44100 Hz, stereo" in header, "frames copied, not re-encoded"
+        assert probe(file).duration_ms == pytest.approx(chunk.end_ms - chunk.start_ms, abs=60)
+    texts = [(chunk, words_text(decode_dtmf_file(file))) for chunk, file in zip(ranges, files)]
+    assert merge_chunk_texts(texts) == words_text(script)
+
+
+def test_a_copied_chunk_of_a_truncated_mp3_fails_where_the_file_stops(short_files, tmp_path):
+    data = short_files["mp3"].read_bytes()
+    truncated = tmp_path / "truncated.mp3"
+    truncated.write_bytes(data[: len(data) * 6 // 10])
+    with pytest.raises(InvalidAudioError, match=r"^The audio could not be decoded past 0:1[12]; the file may be"):
+        export_chunk(truncated, ChunkRange(1, 8_000, probe(truncated).duration_ms), tmp_path / "broken", "mp3")
+    assert not list(tmp_path.glob("broken*")), "no partial chunk is left"
+
+
+def test_copied_frames_over_the_size_limit_are_sent_as_flac_instead(short_files, tmp_path, monkeypatch):
+    # 10 s of a 128 kbps MP3 is 160 kB: over this limit, as a 320 kbps chunk of 10 minutes is over the real one.
+    monkeypatch.setattr("transcription.audio.MAX_CHUNK_BYTES", 100_000)
+    path = export_chunk(short_files["mp3"], ChunkRange(0, 0, 10_000), tmp_path / "chunk", "mp3")
+    assert path == tmp_path / "chunk.flac"
+    assert words_text(decode_dtmf_file(path)) == words_text(w for w in SHORT_SCRIPT if w.end_ms <= 10_000)
+    assert [file.name for file in tmp_path.iterdir()] == ["chunk.flac"]
 
 
 def test_chunks_cut_straight_from_the_source_hold_every_word_once(recording, tmp_path):
