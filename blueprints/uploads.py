@@ -17,7 +17,8 @@ from wtforms.validators import Length
 from blueprints.recordings import visible_recordings
 from extensions import db, get_storage
 from models import SessionAudio
-from tasks.pipeline import max_audio_ms, new_transcription
+from tasks.pipeline import new_transcription
+from tasks.planning import max_audio_ms
 from tasks.service import BrokerUnavailable, TranscriptionService
 from transcription.audio import InvalidAudioError, probe
 from transcription.engines import EngineUnavailable

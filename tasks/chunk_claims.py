@@ -132,3 +132,17 @@ def transcription_is_running(transcription_id: int) -> bool:
     status = db.session.scalar(select(Transcription.status).where(Transcription.id == transcription_id))
     db.session.rollback()
     return status == TranscriptionStatus.RUNNING
+
+
+def planned_chunk_count(transcription_id: int) -> int:
+    """How many chunks the plan has (0 before planning), whether or not all their rows exist yet."""
+    count = db.session.scalar(select(Transcription.chunk_count).where(Transcription.id == transcription_id))
+    db.session.rollback()
+    return count or 0
+
+
+def planning_unfinished(transcription_id: int) -> bool:
+    """The transcription runs and some of its planned chunks have no row yet."""
+    rows = db.session.scalar(select(func.count()).where(TranscriptChunk.transcription_id == transcription_id))
+    db.session.rollback()
+    return transcription_is_running(transcription_id) and rows < planned_chunk_count(transcription_id)

@@ -181,9 +181,9 @@ def fail_for_time_limit(transcription_id: int) -> None:
 
 def finalize_if_complete(transcription_id: int) -> bool:
     """Assemble the transcript if every chunk is done. True if the transcription has ended."""
-    counts = chunk_claims.chunk_status_counts(transcription_id)
-    total = sum(counts.values())
-    if total == 0 or counts.get(ChunkStatus.DONE, 0) < total:
+    done = chunk_claims.chunk_status_counts(transcription_id).get(ChunkStatus.DONE, 0)
+    planned = chunk_claims.planned_chunk_count(transcription_id)
+    if planned == 0 or done < planned:
         return not chunk_claims.transcription_is_running(transcription_id)
     chunks = db.session.scalars(
         db.select(TranscriptChunk).where(TranscriptChunk.transcription_id == transcription_id)

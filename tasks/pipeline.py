@@ -9,9 +9,7 @@ it again resumes: chunks whose text is saved are never sent again.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
-from pathlib import Path
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -19,23 +17,16 @@ from flask import current_app
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from extensions import db, get_storage
-from models import ChunkStatus, PromptMode, SessionAudio, TranscriptChunk, Transcription, TranscriptionStatus, utcnow
+from extensions import db
+from models import PromptMode, SessionAudio, Transcription, TranscriptionStatus, utcnow
 from tasks import chunk_claims
 from tasks.celery_app import TRANSCRIPTION_QUEUE
 from tasks.heartbeat import Heartbeat
 from tasks.lanes import fail_for_time_limit, fail_transcription, finalize_if_complete, run_lane
+from tasks.planning import RestOfPlan, ensure_working_copy, is_fully_planned, plan_transcription
 from tasks.rq import Queue, redis_connection
 from tasks.shutdown import shutdown_requested
-from transcription.audio import (
-    InvalidAudioError,
-    PreparedAudio,
-    chunk_format,
-    plan_chunks,
-    plan_recording,
-    prepare,
-    probe,
-)
+from transcription.audio import InvalidAudioError
 from transcription.engines import choose_engine
 
 log = logging.getLogger(__name__)
@@ -60,7 +51,12 @@ def process_session_audio_task(self, session_audio_id: int, previous_transcript:
 def transcribe_chunks_task(transcription_id: int) -> int:
     """A helper lane: transcribe chunks of one transcription until none is left to take."""
     try:
-        return run_lane(transcription_id)
+        saved = run_lane(transcription_id)
+        # Lanes start while the last chunks are still being planned: more may be on the way.
+        while chunk_claims.planning_unfinished(transcription_id):
+            time.sleep(float(current_app.config["PIPELINE_POLL_SECONDS"]))
+            saved += run_lane(transcription_id)
+        return saved
     except SoftTimeLimitExceeded:
         fail_for_time_limit(transcription_id)
         return 0
@@ -85,13 +81,6 @@ def enqueue_transcription(transcription: Transcription):
 
 def _transcription_queue() -> Queue:
     return Queue(TRANSCRIPTION_QUEUE, connection=redis_connection())
-
-
-def max_audio_ms(config) -> int | None:
-    """MAX_AUDIO_MINUTES in ms, None for no limit (0). Uploads are probed against it, and the
-    worker never decodes past it, whatever a container states."""
-    minutes = int(config["MAX_AUDIO_MINUTES"])
-    return minutes * 60_000 if minutes > 0 else None
 
 
 def new_transcription(session_audio: SessionAudio, config) -> Transcription:
@@ -154,12 +143,15 @@ def run_pipeline(transcription_id: int, helper_lanes: bool = True) -> dict:
     config = current_app.config
     try:
         with Heartbeat(db.engine, transcription_id, config["HEARTBEAT_SECONDS"]):
-            if not transcription.chunks:
-                _plan(transcription)
-            _ensure_working_copy(transcription.session_audio, transcription.chunks)
-            if helper_lanes:
-                _start_helper_lanes(transcription)
-            _work_until_done(transcription_id, float(config["PIPELINE_POLL_SECONDS"]))
+            rest_of_plan = None if is_fully_planned(transcription) else plan_transcription(transcription)
+            try:
+                ensure_working_copy(transcription.session_audio, transcription.chunks)
+                if helper_lanes:
+                    _start_helper_lanes(transcription)
+                _work_until_done(transcription_id, float(config["PIPELINE_POLL_SECONDS"]), rest_of_plan)
+            finally:
+                if rest_of_plan is not None:
+                    rest_of_plan.join()
     except SoftTimeLimitExceeded:
         fail_for_time_limit(transcription_id)
     except InvalidAudioError as exc:
@@ -172,12 +164,15 @@ def run_pipeline(transcription_id: int, helper_lanes: bool = True) -> dict:
     return summary(transcription) if transcription is not None else _deleted(transcription_id)
 
 
-def _work_until_done(transcription_id: int, poll_seconds: float) -> None:
-    """Be a lane; when nothing is left to take, wait for the other lanes and take over any that die."""
+def _work_until_done(transcription_id: int, poll_seconds: float, rest_of_plan: RestOfPlan | None) -> None:
+    """Be a lane; when nothing is left to take, wait for the rest of the plan and the other
+    lanes, and take over the chunks of any lane that dies."""
     while True:
         run_lane(transcription_id)
         if finalize_if_complete(transcription_id):
             return
+        if rest_of_plan is not None and rest_of_plan.error is not None:
+            raise rest_of_plan.error
         if shutdown_requested():
             raise WorkerShuttingDown()
         # Chunks are in other lanes' hands; their heartbeats tell whether they live.
@@ -217,50 +212,8 @@ def summary(transcription: Transcription) -> dict:
     }
 
 
-def _plan(transcription: Transcription) -> None:
-    """Decide the chunk ranges (cut at silences) and record one row per chunk."""
-    session_audio = transcription.session_audio
-    source = get_storage().local_path(session_audio.audio_key)
-    chunk_ms = transcription.chunk_seconds * 1000
-    info = probe(source, max_duration_ms=max_audio_ms(current_app.config))
-    transcription.chunk_format = chunk_format(info)
-    if info.seekable:
-        ranges = plan_recording(source, info, chunk_ms, lanes=transcription.concurrency)
-    else:
-        prepared = _make_working_copy(session_audio)
-        ranges = plan_chunks(prepared.duration_ms, prepared.silences, chunk_ms, lanes=transcription.concurrency)
-    for chunk_range in ranges:
-        transcription.chunks.append(TranscriptChunk(
-            index=chunk_range.index, start_ms=chunk_range.start_ms, end_ms=chunk_range.end_ms,
-            status=ChunkStatus.PENDING,
-        ))
-    transcription.chunk_count = len(ranges)
-    db.session.commit()
-    log.info("transcription %s planned as %d chunks", transcription.id, len(ranges))
-
-
-def _make_working_copy(session_audio: SessionAudio) -> PreparedAudio:
-    """For a source that cannot be cut by seeking (a live-streamed webm): decode it once into a
-    16 kHz mono working copy in storage, which the lanes cut chunks from instead."""
-    storage = get_storage()
-    with tempfile.TemporaryDirectory(prefix="prepare-") as workdir:
-        prepared = prepare(storage.local_path(session_audio.audio_key), Path(workdir),
-                           max_duration_ms=max_audio_ms(current_app.config))
-        storage.put_file(session_audio.work_key, prepared.wav_path, move=True)
-    return prepared
-
-
-def _ensure_working_copy(session_audio: SessionAudio, chunks: list[TranscriptChunk]) -> None:
-    """On resume: a source that needs a working copy gets it back if it was removed."""
-    storage = get_storage()
-    if storage.exists(session_audio.work_key) or all(c.status == ChunkStatus.DONE for c in chunks):
-        return
-    if not probe(storage.local_path(session_audio.audio_key)).seekable:
-        _make_working_copy(session_audio)
-
-
 def _start_helper_lanes(transcription: Transcription) -> None:
-    pending = sum(1 for c in transcription.chunks if c.status != ChunkStatus.DONE)
+    pending = transcription.chunk_count - transcription.chunks_done
     try:
         for _ in range(min(transcription.concurrency, pending) - 1):
             _transcription_queue().enqueue(

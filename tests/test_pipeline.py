@@ -185,3 +185,31 @@ def test_progress_is_readable_from_the_pipeline_job_meta(app, client, worker, fa
                         "chunk_count": 3}
     assert job.origin == "transcription"
     assert job.func_name == "tasks.pipeline.process_session_audio_task"
+
+
+def test_a_run_that_died_mid_plan_plans_the_missing_chunks_again_and_keeps_the_rest(
+        app, client, worker, fake_openai, make_recording, short_chunks):
+    path, words = make_recording(75, seed=12)
+    transcription_id = transcription_id_from(upload(client, path))
+    assert wait_for_status(app, transcription_id).status == "finished"
+    planned = chunk_rows(app, transcription_id)
+    assert len(planned) == 3
+    first_chunk = next(r.sha256 for r in fake_openai.answered() if r.filename.startswith("chunk-0000."))
+    # As a worker killed after recording the first chunk's row leaves it (then failed by a time limit).
+    with app.app_context():
+        transcription = db.session.get(Transcription, transcription_id)
+        for chunk in transcription.chunks[1:]:
+            db.session.delete(chunk)
+        transcription.status, transcription.text, transcription.chunks_done = "failed", "", 1
+        db.session.commit()
+
+    response = client.post(f"/transcriptions/{transcription_id}/retry",
+                           data={"csrf_token": csrf_token(client, f"/transcriptions/{transcription_id}")})
+    assert response.status_code == 302
+    transcription = wait_for_status(app, transcription_id)
+    assert transcription.status == "finished", transcription.error
+    assert transcription.text == words_text(words)
+    replanned = chunk_rows(app, transcription_id)
+    assert [row[:3] for row in replanned] == [row[:3] for row in planned], "the same cuts as the first plan"
+    answered = [r.sha256 for r in fake_openai.answered()]
+    assert answered.count(first_chunk) == 1 and len(answered) == 5, "chunk 1 kept, chunks 2 and 3 sent again"

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "AudioInfo",
     "ChunkExport",
+    "ChunkPlan",
     "chunk_count",
     "chunk_format",
     "ChunkRange",
@@ -39,6 +40,7 @@ __all__ = [
     "ffmpeg_binary",
     "plan_chunks",
     "plan_recording",
+    "plan_recording_stepwise",
     "prepare",
     "probe",
 ]
@@ -366,14 +368,28 @@ def plan_chunks(
     starts `overlap_ms` earlier, so a word cut there is whole in one of the two.
     """
 
-    def cuts(windows: list[tuple[int, int, int]]) -> list[int | None]:
-        return [_nearest_silence_middle(silences, lo, hi, target) for lo, target, hi in windows]
+    def cuts(windows: list[tuple[int, int, int]]) -> Iterator[int | None]:
+        return (_nearest_silence_middle(silences, lo, hi, target) for lo, target, hi in windows)
 
-    return _plan(duration_ms, cuts, chunk_ms, lanes=lanes, overlap_ms=overlap_ms,
-                 search_window_ms=search_window_ms)
+    return list(_plan(duration_ms, cuts, chunk_ms, lanes=lanes, overlap_ms=overlap_ms,
+                      search_window_ms=search_window_ms).ranges)
 
 
-def plan_recording(
+def plan_recording(path: str | Path, info: AudioInfo, chunk_ms: int, **options: int) -> list[ChunkRange]:
+    """Plan the chunks of a seekable recording without decoding all of it; see `plan_recording_stepwise`."""
+    return list(plan_recording_stepwise(path, info, chunk_ms, **options).ranges)
+
+
+@dataclass
+class ChunkPlan:
+    """A recording's chunks: how many, at once, and the chunks themselves in order, each
+    yielded as soon as the cuts on either side of it are found."""
+
+    count: int
+    ranges: Iterator[ChunkRange]
+
+
+def plan_recording_stepwise(
     path: str | Path,
     info: AudioInfo,
     chunk_ms: int,
@@ -381,14 +397,16 @@ def plan_recording(
     lanes: int = 1,
     overlap_ms: int = 2000,
     search_window_ms: int = 30_000,
-) -> list[ChunkRange]:
+) -> ChunkPlan:
     """Plan the chunks of a seekable recording without decoding all of it.
 
     The same cuts as `plan_chunks`, but silences are looked for only in the
     window around each boundary, the windows decoded by seeking to them, one
-    ffmpeg per core: a 2-hour file is planned in a fraction of a second, and
-    its chunks are cut straight from it (`export_chunk`). Not for recordings
-    whose container states no duration (`info.seekable` is False): prepare those.
+    ffmpeg per core, in order: the first chunks are known in a tenth of a second,
+    a 2-hour file's last in under a second, so transcribing can start before
+    planning ends. Chunks are cut straight from the file (`export_chunk`). Not
+    for recordings whose container states no duration (`info.seekable` is
+    False): prepare those.
     """
     path = Path(path)
 
@@ -398,9 +416,9 @@ def plan_recording(
         silences = [(lo + start, lo + end) for start, end in decoded.silences]
         return _nearest_silence_middle(silences, lo, hi, target)
 
-    def cuts(windows: list[tuple[int, int, int]]) -> list[int | None]:
+    def cuts(windows: list[tuple[int, int, int]]) -> Iterator[int | None]:
         with ThreadPoolExecutor(max_workers=min(_usable_cores(), MAX_EXPORT_WORKERS)) as pool:
-            return list(pool.map(cut_in, windows))
+            yield from pool.map(cut_in, windows)
 
     return _plan(info.duration_ms, cuts, chunk_ms, lanes=lanes, overlap_ms=overlap_ms,
                  search_window_ms=search_window_ms)
@@ -438,15 +456,15 @@ def _window_ms(spacing_ms: float, chunk_ms: int, overlap_ms: int, search_window_
 
 def _plan(
     duration_ms: int,
-    cuts: Callable[[list[tuple[int, int, int]]], list[int | None]],
+    cuts: Callable[[list[tuple[int, int, int]]], Iterator[int | None]],
     chunk_ms: int,
     *,
     lanes: int,
     overlap_ms: int,
     search_window_ms: int,
-) -> list[ChunkRange]:
+) -> ChunkPlan:
     """The planning rule of `plan_chunks`; `cuts(windows)` finds, for each (lo, target, hi)
-    window, the middle of a silence in it, or None."""
+    window in turn, the middle of a silence in it, or None."""
     chunk_ms = min(chunk_ms, MAX_CHUNK_MS)
     if duration_ms <= 0:
         raise ValueError(f"duration_ms must be positive, not {duration_ms}")
@@ -457,18 +475,23 @@ def _plan(
     spacing = duration_ms / count
     half_window = _window_ms(spacing, chunk_ms, overlap_ms, search_window_ms) // 2
     targets = [round(k * spacing) for k in range(1, count)]
-    found = cuts([(target - half_window, target, target + half_window) for target in targets])
-    ranges: list[ChunkRange] = []
-    start = 0
-    for target, cut in zip(targets, found, strict=True):
+    windows = [(target - half_window, target, target + half_window) for target in targets]
+    return ChunkPlan(count, _ranges(duration_ms, targets, cuts(windows), overlap_ms))
+
+
+def _ranges(duration_ms: int, targets: list[int], cuts: Iterator[int | None], overlap_ms: int
+            ) -> Iterator[ChunkRange]:
+    """Each chunk as soon as the cut after it is known (None: no silence there, overlap)."""
+    index = start = 0
+    for target, cut in zip(targets, cuts, strict=True):
         if cut is None:
-            ranges.append(ChunkRange(len(ranges), start, target))
+            yield ChunkRange(index, start, target)
             start = target - overlap_ms
         else:
-            ranges.append(ChunkRange(len(ranges), start, cut))
+            yield ChunkRange(index, start, cut)
             start = cut
-    ranges.append(ChunkRange(len(ranges), start, duration_ms))
-    return ranges
+        index += 1
+    yield ChunkRange(index, start, duration_ms)
 
 
 def _nearest_silence_middle(silences: list[tuple[int, int]], lo: int, hi: int, target: int) -> int | None:

@@ -1,6 +1,7 @@
 """chunk format: MP3 sources send their own frames
 
-Chunks of a transcription planned before this revision were all FLAC.
+Chunks of a transcription planned before this revision were all FLAC. A database
+that create_all built (adopted at 0001, see 0002) may have the column already.
 
 Revision ID: 0003
 Revises: 0002
@@ -16,6 +17,9 @@ depends_on = None
 
 
 def upgrade():
+    columns = {column["name"] for column in sa.inspect(op.get_bind()).get_columns("transcription")}
+    if "chunk_format" in columns:
+        return
     with op.batch_alter_table("transcription", schema=None) as batch_op:
         batch_op.add_column(sa.Column("chunk_format", sa.String(length=8), nullable=False, server_default="flac"))
 
