@@ -83,7 +83,9 @@ def run_lane(transcription_id: int) -> int:
                 current.export.cancel()  # its audio file is not needed any more
                 in_hand.remove(current)
                 heartbeat.drop(current.chunk.id)
-                current = following
+                # Chunks may have become claimable while this one was with the API: planned
+                # meanwhile, or given back by a lane that stopped.
+                current = following or (claim_and_cut() if audio_path else None)
                 if current is not None and (shutdown_requested()
                                             or not chunk_claims.transcription_is_running(transcription_id)):
                     break  # the finally hands `current` back

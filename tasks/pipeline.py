@@ -51,12 +51,16 @@ def process_session_audio_task(self, session_audio_id: int, previous_transcript:
 def transcribe_chunks_task(transcription_id: int) -> int:
     """A helper lane: transcribe chunks of one transcription until none is left to take."""
     try:
-        saved = run_lane(transcription_id)
-        # Lanes start while the last chunks are still being planned: more may be on the way.
-        while chunk_claims.planning_unfinished(transcription_id):
-            time.sleep(float(current_app.config["PIPELINE_POLL_SECONDS"]))
-            saved += run_lane(transcription_id)
-        return saved
+        saved = 0
+        while True:
+            # Lanes start while the last chunks are still being planned: more may come.
+            planning = chunk_claims.planning_unfinished(transcription_id)
+            saved_now = run_lane(transcription_id)
+            saved += saved_now
+            if not planning:
+                return saved
+            if not saved_now:
+                time.sleep(float(current_app.config["PIPELINE_POLL_SECONDS"]))
     except SoftTimeLimitExceeded:
         fail_for_time_limit(transcription_id)
         return 0
@@ -168,15 +172,17 @@ def _work_until_done(transcription_id: int, poll_seconds: float, rest_of_plan: R
     """Be a lane; when nothing is left to take, wait for the rest of the plan and the other
     lanes, and take over the chunks of any lane that dies."""
     while True:
-        run_lane(transcription_id)
+        saved = run_lane(transcription_id)
         if finalize_if_complete(transcription_id):
             return
         if rest_of_plan is not None and rest_of_plan.error is not None:
             raise rest_of_plan.error
         if shutdown_requested():
             raise WorkerShuttingDown()
-        # Chunks are in other lanes' hands; their heartbeats tell whether they live.
-        time.sleep(poll_seconds)
+        if not saved:
+            # Chunks are in other lanes' hands, or still being planned; their heartbeats tell
+            # whether those lanes live.
+            time.sleep(poll_seconds)
 
 
 def _hand_over(transcription_id: int) -> None:

@@ -191,6 +191,7 @@ def _decode(
     start_ms: int = 0,
     seconds: float | None = None,
     detect_silence: bool = False,
+    niceness: int = 0,
 ) -> _Decoded:
     """Decode the first audio stream of `path` to 16 kHz mono s16le, passing blocks to `sink`.
 
@@ -209,6 +210,8 @@ def _decode(
     decoded = _Decoded(path)
     received = 0
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        if niceness:
+            _lower_priority(process.pid, niceness)
         log_reader = threading.Thread(target=_read_log, args=(process.stderr, decoded), daemon=True)
         log_reader.start()
         while block := process.stdout.read(READ_BYTES):
@@ -410,15 +413,18 @@ def plan_recording_stepwise(
     """
     path = Path(path)
 
-    def cut_in(window: tuple[int, int, int]) -> int | None:
+    def cut_in(number: int, window: tuple[int, int, int]) -> int | None:
         lo, target, hi = window
-        decoded = _decode(path, start_ms=lo, seconds=(hi - lo) / 1000, detect_silence=True)
+        # The cuts after the first chunk of each lane are awaited; the others are found while
+        # the lanes cut and send those, as batch work like their cutting.
+        decoded = _decode(path, start_ms=lo, seconds=(hi - lo) / 1000, detect_silence=True,
+                          niceness=0 if number < lanes else CUT_NICENESS)
         silences = [(lo + start, lo + end) for start, end in decoded.silences]
         return _nearest_silence_middle(silences, lo, hi, target)
 
     def cuts(windows: list[tuple[int, int, int]]) -> Iterator[int | None]:
         with ThreadPoolExecutor(max_workers=min(_usable_cores(), MAX_EXPORT_WORKERS)) as pool:
-            yield from pool.map(cut_in, windows)
+            yield from pool.map(cut_in, range(len(windows)), windows)
 
     return _plan(info.duration_ms, cuts, chunk_ms, lanes=lanes, overlap_ms=overlap_ms,
                  search_window_ms=search_window_ms)
@@ -597,11 +603,11 @@ def _written_ms(progress: str) -> int:
     return int(times[-1]) // 1000 if times else 0
 
 
-def _lower_priority(pid: int) -> None:
+def _lower_priority(pid: int, niceness: int = CUT_NICENESS) -> None:
     """Cutting is batch work: let whatever shares the host (the web server, the requests in
     flight, other lanes' answers) have the CPU first."""
     try:
-        os.setpriority(os.PRIO_PROCESS, pid, CUT_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, pid, niceness)
     except (AttributeError, OSError):
         pass  # not on this platform, or the process has already finished
 
