@@ -8,7 +8,9 @@ with 4 processes on a fresh SQLite database. The same recording (speech-like DTM
 in a 44.1 kHz stereo 128 kbps MP3) is transcribed in `sequential` mode (one chunk
 at a time, each prompted with the previous chunk's end) and in `parallel` mode
 (TRANSCRIPTION_CONCURRENCY=4). Wall time runs from enqueueing to the finished
-transcript. Both transcripts are checked against the recording's words.
+transcript. Both transcripts are checked against the recording's words; to
+know them, the fake decodes every upload, at idle CPU priority, since a real
+API's work is not done on this machine.
 Exits 1 if parallel takes more than 0.35 x sequential (issue 4).
 """
 

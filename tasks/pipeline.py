@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 class WorkerShuttingDown(Exception):
     """The worker got SIGTERM: the lanes saved what they had in hand and took nothing new."""
 
+PLANNING_FAILED = "Planning the recording's chunks failed (the worker's log says why); press Retry to try again."
 AUDIO_DELETED = "The recording's audio was deleted under the retention policy; it cannot be transcribed again."
 
 
@@ -51,19 +52,33 @@ def process_session_audio_task(self, session_audio_id: int, previous_transcript:
 def transcribe_chunks_task(transcription_id: int) -> int:
     """A helper lane: transcribe chunks of one transcription until none is left to take."""
     try:
-        saved = 0
-        while True:
-            # Lanes start while the last chunks are still being planned: more may come.
-            planning = chunk_claims.planning_unfinished(transcription_id)
-            saved_now = run_lane(transcription_id)
-            saved += saved_now
-            if not planning:
-                return saved
-            if not saved_now:
-                time.sleep(float(current_app.config["PIPELINE_POLL_SECONDS"]))
+        return _help_until_planned(transcription_id)
     except SoftTimeLimitExceeded:
         fail_for_time_limit(transcription_id)
         return 0
+
+
+def _help_until_planned(transcription_id: int) -> int:
+    """Be a lane until no chunk is left to take and none is left to plan; return the chunks saved.
+
+    Lanes start while the last chunks are still being planned, so one may find nothing
+    to take yet. It waits for more, but not for a planner that has stopped: after
+    STALE_AFTER_SECONDS without saving a chunk it leaves (and stops beating), so recovery
+    can run the transcription again.
+    """
+    config = current_app.config
+    saved = 0
+    last_saved_at = time.monotonic()
+    while True:
+        planning = chunk_claims.planning_unfinished(transcription_id)
+        saved_now = run_lane(transcription_id)
+        saved += saved_now
+        if saved_now:
+            last_saved_at = time.monotonic()
+        if not planning or time.monotonic() - last_saved_at > float(config["STALE_AFTER_SECONDS"]):
+            return saved
+        if not saved_now:
+            time.sleep(float(config["PIPELINE_POLL_SECONDS"]))
 
 
 def enqueue_transcription(transcription: Transcription):
@@ -176,7 +191,10 @@ def _work_until_done(transcription_id: int, poll_seconds: float, rest_of_plan: R
         if finalize_if_complete(transcription_id):
             return
         if rest_of_plan is not None and rest_of_plan.error is not None:
-            raise rest_of_plan.error
+            # Failed, not left running: helper lanes waiting for the rest of the plan stop.
+            log.error("transcription %s: planning failed", transcription_id, exc_info=rest_of_plan.error)
+            fail_transcription(transcription_id, PLANNING_FAILED)
+            return
         if shutdown_requested():
             raise WorkerShuttingDown()
         if not saved:
