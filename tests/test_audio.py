@@ -352,17 +352,3 @@ def test_chunks_cut_straight_from_the_source_hold_every_word_once(recording, tmp
     ranges = plan_recording(path, probe(path), 50_000, search_window_ms=10_000)
     texts = [(chunk, words_text(decode_dtmf_file(file))) for chunk, file in export_chunks(path, ranges, tmp_path)]
     assert merge_chunk_texts(texts) == words_text(script)
-
-
-def test_only_constant_bitrate_mp3s_are_seeked_by_arithmetic(short_files, tmp_path):
-    from transcription.audio import _input
-
-    vbr = write_audio(tmp_path / "vbr.mp3", SHORT_SCRIPT, SHORT_S, codec_args=["-q:a", "4"])
-    fast = {name: "+fastseek" in _input(path) for name, path in [*short_files.items(), ("vbr", vbr)]}
-    assert fast == {"mp3": True, "vbr": False, "m4a": False, "wav": False, "webm": False, "ogg": False,
-                    "flac": False, "mp4": False}
-    # Seeking a CBR file by arithmetic still finds every chunk's words.
-    chunk = ChunkRange(0, 7_000, 14_000)
-    inside = [w for w in SHORT_SCRIPT if w.start_ms >= chunk.start_ms and w.end_ms <= chunk.end_ms]
-    cut = export_chunk(short_files["mp3"], chunk, tmp_path / "cut", "mp3")
-    assert words_text(decode_dtmf_file(cut)) == words_text(inside)

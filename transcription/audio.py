@@ -147,31 +147,11 @@ class PreparedAudio:
 
 
 def _input(path: Path) -> list[str]:
-    """ffmpeg's options and `-i` for reading `path` safely (a WAV in large packets, a
-    constant-bitrate MP3 seeked by arithmetic)."""
+    """ffmpeg's options and `-i` for reading `path` safely (and a WAV in large packets)."""
     with open(path, "rb") as file:
         head = file.read(12)
-        options = []
-        if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
-            options = ["-max_size", str(WAV_PACKET_BYTES)]
-        elif _is_constant_bitrate_mp3(file, head):
-            # Its frames are all the same length, so a time is a byte offset: frame-accurate
-            # (26 ms), where ffmpeg otherwise reads the file up to the point (a tenth of a
-            # second, two hours in; more than decoding the window after it).
-            options = ["-fflags", "+fastseek"]
-    return [*SAFE_INPUT, *options, "-i", str(path)]
-
-
-def _is_constant_bitrate_mp3(file, head: bytes) -> bool:
-    """Whether the MP3's first frame is an encoder's "Info" frame, which marks a CBR file (a
-    VBR file has a "Xing" frame, whose table of contents is too coarse to seek by)."""
-    offset = 0
-    if head[:3] == b"ID3" and len(head) >= 10:
-        size = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
-        offset = 10 + size + (10 if head[5] & 0x10 else 0)  # header, tag, footer
-    file.seek(offset)
-    frame = file.read(64)
-    return len(frame) == 64 and frame[0] == 0xFF and frame[1] & 0xE0 == 0xE0 and b"Info" in frame
+    is_wav = head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE"
+    return [*SAFE_INPUT, *(["-max_size", str(WAV_PACKET_BYTES)] if is_wav else []), "-i", str(path)]
 
 
 @dataclass
