@@ -63,6 +63,8 @@ SILENCE_DB = -35.0  # below this (dBFS) a stretch counts as silence ...
 MIN_SILENCE_MS = 400  # ... if it lasts this long: longer than a pause between words
 # A container's stated duration may exceed what decodes by a codec's padding, not by more.
 TRUNCATION_TOLERANCE_MS = 2000
+# Copied frames end on a frame boundary, up to one frame (72 ms at most, for MP3) from the cut.
+COPY_TOLERANCE_MS = 100
 # Decoding reads the pipe in blocks of this many bytes (a second of 16 kHz mono audio).
 READ_BYTES = SAMPLE_RATE * SAMPLE_BYTES
 # Downmix before resampling (half the work), and 16-bit samples whatever the source's format.
@@ -75,7 +77,9 @@ FLAC = ["-c:a", "flac", "-frame_size", "4608", "-f", "flac"]
 # What ffmpeg writes a chunk with, by chunk format (also the chunk file's extension).
 CHUNK_OUTPUT = {
     "flac": ["-af", TO_16K_MONO, *FLAC],
-    "mp3": ["-c:a", "copy", "-f", "mp3"],
+    # No Xing/LAME header: it would carry the source's encoder delay, and a decoder would
+    # drop that much from the start of a chunk cut from the middle, shifting its timeline.
+    "mp3": ["-c:a", "copy", "-write_xing", "0", "-f", "mp3"],
 }
 # The WAV demuxer reads 4 KiB packets by default; 32 KiB ones cut ffmpeg's CPU time by half
 # or more (less handing over between its threads); larger ones gain nothing and cost memory.
@@ -548,8 +552,10 @@ class ChunkExport:
         self.chunk_format = chunk_format
         self.dest_path = Path(dest_path).with_suffix(f".{chunk_format}")
         self._partial = self.dest_path.with_name(self.dest_path.name + ".part")
+        # A copy reports damaged frames (it writes them as they are) as warnings.
+        loglevel = "error" if chunk_format == "flac" else "warning"
         command = [
-            ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-progress", "pipe:1",
+            ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", loglevel, "-progress", "pipe:1",
             "-ss", f"{chunk.start_ms / 1000:.3f}", "-t", f"{(chunk.end_ms - chunk.start_ms) / 1000:.3f}",
             *_input(self.audio_path), "-map", "0:a:0", *CHUNK_OUTPUT[chunk_format], "-y", str(self._partial),
         ]  # fmt: skip
@@ -565,18 +571,23 @@ class ChunkExport:
         error = _read_and_close(self._log).strip()[-2000:]
         exported_ms = _written_ms(_read_and_close(self._progress))
         chunk = self.chunk
+        expected_ms = chunk.end_ms - chunk.start_ms
+        if self.chunk_format != "flac" and (returncode != 0 or error
+                                            or exported_ms < expected_ms - COPY_TOLERANCE_MS
+                                            or self._partial.stat().st_size > MAX_CHUNK_BYTES):
+            # Copied frames go out as they are, so only clean ones will do. Decoding to FLAC
+            # finds where damaged ones break (and says so), and bounds the size of frames of a
+            # high-bitrate MP3 that would outgrow the API's limit.
+            self._partial.unlink(missing_ok=True)
+            return export_chunk(self.audio_path, chunk, self.dest_path, "flac")
         if returncode != 0:
             self._partial.unlink(missing_ok=True)
             raise RuntimeError(f"ffmpeg could not export chunk {chunk.index} of {self.audio_path}: {error}")
-        if exported_ms < chunk.end_ms - chunk.start_ms - TRUNCATION_TOLERANCE_MS:
+        if exported_ms < expected_ms - TRUNCATION_TOLERANCE_MS:
             self._partial.unlink(missing_ok=True)
             log.warning("%s: chunk %d decoded to %d ms of %d", self.audio_path, chunk.index, exported_ms,
-                        chunk.end_ms - chunk.start_ms)
+                        expected_ms)
             raise InvalidAudioError(_undecodable_past(chunk.start_ms + exported_ms))
-        if self.chunk_format != "flac" and self._partial.stat().st_size > MAX_CHUNK_BYTES:
-            # Copied frames of a high-bitrate MP3 can outgrow the API's limit; FLAC's size is bounded.
-            self._partial.unlink()
-            return export_chunk(self.audio_path, chunk, self.dest_path, "flac")
         os.replace(self._partial, self.dest_path)
         return self.dest_path
 
