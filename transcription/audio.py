@@ -389,7 +389,7 @@ def plan_recording(path: str | Path, info: AudioInfo, chunk_ms: int, **options: 
 
 @dataclass
 class ChunkPlan:
-    """A recording's chunks: how many, at once, and the chunks themselves in order, each
+    """A recording's chunks: how many (known at once), and the chunks themselves in order, each
     yielded as soon as the cuts on either side of it are found."""
 
     count: int
