@@ -37,10 +37,6 @@ class RecordedRequest:
     text: str
     words: list = field(default_factory=list)
     answered_status: int = 0
-    # time.monotonic() when the request arrived, its audio was decoded, and the answer left.
-    arrived_at: float = 0.0
-    decoded_at: float = 0.0
-    answered_at: float = 0.0
 
 
 @dataclass
@@ -109,8 +105,7 @@ class FakeOpenAI:
 
     def _transcribe(self, request: Request) -> Response:
         # A fixed delay is a fixed response time: "transcribing" happens within it.
-        arrived_at = time.monotonic()
-        answer_at = arrived_at + self.delay_seconds
+        answer_at = time.monotonic() + self.delay_seconds
         upload = request.files.get("file")
         if upload is None:
             return _json({"error": {"message": "file is required"}}, 400)
@@ -133,8 +128,6 @@ class FakeOpenAI:
                 sha256=hashlib.sha256(data).hexdigest(),
                 text=words_text(words),
                 words=words,
-                arrived_at=arrived_at,
-                decoded_at=time.monotonic(),
             )
             self.requests.append(recorded)
             fault = self._take_fault(recorded)
@@ -146,7 +139,6 @@ class FakeOpenAI:
             return _json({"error": {"message": fault.message, "type": "injected"}}, fault.status, headers)
         self._release.wait(max(0.0, answer_at - time.monotonic()))
         recorded.answered_status = 200
-        recorded.answered_at = time.monotonic()
         return self._answer(recorded)
 
     def _take_fault(self, recorded: RecordedRequest) -> Fault | None:
