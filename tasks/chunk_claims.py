@@ -143,6 +143,11 @@ def planned_chunk_count(transcription_id: int) -> int:
 
 def planning_unfinished(transcription_id: int) -> bool:
     """The transcription runs and some of its planned chunks have no row yet."""
-    rows = db.session.scalar(select(func.count()).where(TranscriptChunk.transcription_id == transcription_id))
+    rows = select(func.count()).where(TranscriptChunk.transcription_id == transcription_id).scalar_subquery()
+    unfinished = db.session.scalar(
+        select(Transcription.id).where(Transcription.id == transcription_id,
+                                       Transcription.status == TranscriptionStatus.RUNNING,
+                                       rows < Transcription.chunk_count)
+    )
     db.session.rollback()
-    return transcription_is_running(transcription_id) and rows < planned_chunk_count(transcription_id)
+    return unfinished is not None

@@ -162,9 +162,12 @@ def run_pipeline(transcription_id: int, helper_lanes: bool = True) -> dict:
     config = current_app.config
     try:
         with Heartbeat(db.engine, transcription_id, config["HEARTBEAT_SECONDS"]):
-            rest_of_plan = None if is_fully_planned(transcription) else plan_transcription(transcription)
-            try:
+            if is_fully_planned(transcription):
+                rest_of_plan = None
                 ensure_working_copy(transcription.session_audio, transcription.chunks)
+            else:  # planning makes the working copy, if the source needs one
+                rest_of_plan = plan_transcription(transcription)
+            try:
                 if helper_lanes:
                     _start_helper_lanes(transcription)
                 _work_until_done(transcription_id, float(config["PIPELINE_POLL_SECONDS"]), rest_of_plan)

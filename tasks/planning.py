@@ -60,7 +60,7 @@ class RestOfPlan(threading.Thread):
                 for chunk_range in self._ranges:
                     _record_chunks(self._transcription_id, [chunk_range])
             log.info("transcription %s fully planned", self._transcription_id)
-        except Exception as exc:  # handed to the task, which fails; recovery then runs it again
+        except Exception as exc:  # the pipeline task sees it and fails the transcription (Retry)
             self.error = exc
 
 
