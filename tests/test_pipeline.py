@@ -21,6 +21,16 @@ def chunk_rows(app, transcription_id):
         return [(c.index, c.start_ms, c.end_ms, c.status, c.text, c.attempts) for c in transcription.chunks]
 
 
+def retry_until_finished(app, client, transcription_id: int, words) -> None:
+    """Press Retry on the progress page; the transcription finishes with every word."""
+    response = client.post(f"/transcriptions/{transcription_id}/retry",
+                           data={"csrf_token": csrf_token(client, f"/transcriptions/{transcription_id}")})
+    assert response.status_code == 302
+    transcription = wait_for_status(app, transcription_id)
+    assert transcription.status == "finished", transcription.error
+    assert transcription.text == words_text(words)
+
+
 @pytest.fixture()
 def sequential(app, monkeypatch):
     monkeypatch.setitem(app.config, "TRANSCRIPTION_PROMPT_MODE", "sequential")
@@ -118,12 +128,7 @@ def test_retry_after_a_failure_never_requests_a_saved_chunk_again(app, client, w
     assert wait_for_status(app, transcription_id).status == "failed"
     first_chunk = fake_openai.requests[0]
 
-    response = client.post(f"/transcriptions/{transcription_id}/retry",
-                           data={"csrf_token": csrf_token(client, f"/transcriptions/{transcription_id}")})
-    assert response.status_code == 302
-    transcription = wait_for_status(app, transcription_id)
-    assert transcription.status == "finished", transcription.error
-    assert transcription.text == words_text(words)
+    retry_until_finished(app, client, transcription_id, words)
     answered = fake_openai.answered()
     assert [r.sha256 for r in answered].count(first_chunk.sha256) == 1, "the saved chunk was not paid for twice"
     assert len(answered) == 3
@@ -203,12 +208,7 @@ def test_a_run_that_died_mid_plan_plans_the_missing_chunks_again_and_keeps_the_r
         transcription.status, transcription.text, transcription.chunks_done = "failed", "", 1
         db.session.commit()
 
-    response = client.post(f"/transcriptions/{transcription_id}/retry",
-                           data={"csrf_token": csrf_token(client, f"/transcriptions/{transcription_id}")})
-    assert response.status_code == 302
-    transcription = wait_for_status(app, transcription_id)
-    assert transcription.status == "finished", transcription.error
-    assert transcription.text == words_text(words)
+    retry_until_finished(app, client, transcription_id, words)
     replanned = chunk_rows(app, transcription_id)
     assert [row[:3] for row in replanned] == [row[:3] for row in planned], "the same cuts as the first plan"
     answered = [r.sha256 for r in fake_openai.answered()]
