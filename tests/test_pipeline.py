@@ -213,3 +213,18 @@ def test_a_run_that_died_mid_plan_plans_the_missing_chunks_again_and_keeps_the_r
     assert [row[:3] for row in replanned] == [row[:3] for row in planned], "the same cuts as the first plan"
     answered = [r.sha256 for r in fake_openai.answered()]
     assert answered.count(first_chunk) == 1 and len(answered) == 5, "chunk 1 kept, chunks 2 and 3 sent again"
+
+
+def test_helper_lanes_take_the_chunks_planned_after_they_started(app, client, worker, fake_openai, make_recording,
+                                                                 monkeypatch):
+    # 75 s in chunks of at most 30 s on 2 lanes: 4 chunks; the first 2 are recorded before the
+    # lanes start, the other 2 by the planning thread while they work.
+    monkeypatch.setitem(app.config, "CHUNK_SECONDS", 30)
+    monkeypatch.setitem(app.config, "TRANSCRIPTION_CONCURRENCY", 2)
+    path, words = make_recording(75, seed=13)
+    transcription_id = transcription_id_from(upload(client, path))
+    transcription = wait_for_status(app, transcription_id)
+    assert transcription.status == "finished", transcription.error
+    assert transcription.chunk_count == 4 and transcription.text == words_text(words)
+    assert [row[0] for row in chunk_rows(app, transcription_id)] == [0, 1, 2, 3]
+    assert sorted(r.filename for r in fake_openai.answered()) == [f"chunk-{i:04d}.mp3" for i in range(4)]
