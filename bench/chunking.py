@@ -5,9 +5,10 @@
 Generates a 2-hour 44.1 kHz stereo WAV and a 2-hour 128 kbps MP3 of speech-like
 DTMF with pauses and low noise (and 4-hour copies of both), then chunks each:
 
-- ours: exactly what the pipeline does: probe, plan_recording (silences looked for by
-  seeking to the window before each boundary), export_chunks straight from the file
-  (10-minute chunks, 16 kHz mono FLAC, one ffmpeg per core);
+- ours: what the pipeline does: probe, plan_recording (silences looked for by seeking
+  to the window around each boundary), then export_chunks straight from the file
+  in 10-minute chunks: the WAV's as 16 kHz mono FLAC, as many side by side in one
+  ffmpeg as there are cores; the MP3's as its own frames, copied;
 - pydub: AudioSegment.from_file, 10-minute slices, each exported as 16 kHz mono FLAC
   through the same ffmpeg binary.
 
@@ -41,7 +42,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from transcription.audio import export_chunks, plan_recording, probe
+from transcription.audio import chunk_format, export_chunks, plan_recording, probe
 from transcription.ffmpeg import ffmpeg_binary
 
 CHUNK_MS = 600_000  # the pipeline's default CHUNK_SECONDS
@@ -58,7 +59,7 @@ def chunk_with_ours(source: Path, out_dir: Path) -> list[Path]:
     """What the pipeline does with an uploaded file: probe, plan by seeking, cut every chunk from it."""
     info = probe(source)
     ranges = plan_recording(source, info, CHUNK_MS)
-    return [path for _, path in export_chunks(source, ranges, out_dir)]
+    return [path for _, path in export_chunks(source, ranges, out_dir, chunk_format(info))]
 
 
 def chunk_with_pydub(source: Path, out_dir: Path) -> list[Path]:

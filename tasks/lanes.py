@@ -66,8 +66,8 @@ def run_lane(transcription_id: int) -> int:
             heartbeat.hold(chunk.id)
             cut = ChunkRange(chunk.index, chunk.start_ms, chunk.end_ms)
             transcription = chunk.transcription
-            held = _HeldChunk(chunk, ChunkExport(_cut_source(transcription), cut,
-                                                 Path(workdir) / f"chunk-{chunk.index:04d}",
+            held = _HeldChunk(chunk, ChunkExport(_cut_source(transcription), [cut],
+                                                 [Path(workdir) / f"chunk-{chunk.index:04d}"],
                                                  transcription.chunk_format))
             in_hand.append(held)
             return held
@@ -102,7 +102,8 @@ def run_lane(transcription_id: int) -> int:
 def _finish_cut(held: _HeldChunk) -> Path | None:
     """Wait for the chunk's audio; None if it cannot be cut (the transcription then fails)."""
     try:
-        return held.export.result()
+        [path] = held.export.results()
+        return path
     except InvalidAudioError as exc:
         _fail_transcription_at(held.chunk, str(exc))
         return None

@@ -17,8 +17,8 @@ import tempfile
 import threading
 import wave
 from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +84,11 @@ CHUNK_OUTPUT = {
 # The WAV demuxer reads 4 KiB packets by default; 32 KiB ones cut ffmpeg's CPU time by half
 # or more (less handing over between its threads); larger ones gain nothing and cost memory.
 WAV_PACKET_BYTES = 32768
-MAX_EXPORT_WORKERS = 4
+# A WAV's header says all there is to know about its stream, yet ffmpeg reads 5 MB of
+# packets to find out: 50 ms of every ffmpeg that opens one. Two packets will do.
+WAV_INPUT = ["-max_size", str(WAV_PACKET_BYTES), "-probesize", str(2 * WAV_PACKET_BYTES)]
+# At most this many windows, or chunks, are decoded side by side.
+MAX_SIDE_BY_SIDE = 4
 CUT_NICENESS = 10
 # Uploads are untrusted: let ffmpeg read only local files, and only with the demuxers of the
 # accepted types (mp3, m4a/mp4, wav, webm, ogg, flac), never playlists or other exotic formats.
@@ -155,7 +159,7 @@ def _input(path: Path) -> list[str]:
     with open(path, "rb") as file:
         head = file.read(12)
     is_wav = head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE"
-    return [*SAFE_INPUT, *(["-max_size", str(WAV_PACKET_BYTES)] if is_wav else []), "-i", str(path)]
+    return [*SAFE_INPUT, *(WAV_INPUT if is_wav else []), "-i", str(path)]
 
 
 @dataclass
@@ -408,27 +412,30 @@ def plan_recording_stepwise(
     """Plan the chunks of a seekable recording without decoding all of it.
 
     The same cuts as `plan_chunks`, but silences are looked for only in the
-    window around each boundary, the windows decoded by seeking to them, one
-    ffmpeg per core, in order: the first chunks are known in a tenth of a second,
-    a 2-hour file's last in under a second, so transcribing can start before
+    window around each boundary, the windows decoded by seeking to them, in
+    order: the first chunk of each lane is known in a fraction of a second, a
+    2-hour file's last in about a second, so transcribing can start before
     planning ends. Chunks are cut straight from the file (`export_chunk`). Not
     for recordings whose container states no duration (`info.seekable` is
     False): prepare those.
     """
     path = Path(path)
 
-    def cut_in(number: int, window: tuple[int, int, int]) -> int | None:
+    def cut_in(window: tuple[int, int, int], niceness: int) -> int | None:
         lo, target, hi = window
-        # The cuts after the first chunk of each lane are awaited; the others are found while
-        # the lanes cut and send those, as batch work like their cutting.
-        decoded = _decode(path, start_ms=lo, seconds=(hi - lo) / 1000, detect_silence=True,
-                          niceness=0 if number < lanes else CUT_NICENESS)
+        decoded = _decode(path, start_ms=lo, seconds=(hi - lo) / 1000, detect_silence=True, niceness=niceness)
         silences = [(lo + start, lo + end) for start, end in decoded.silences]
         return _nearest_silence_middle(silences, lo, hi, target)
 
     def cuts(windows: list[tuple[int, int, int]]) -> Iterator[int | None]:
-        with ThreadPoolExecutor(max_workers=min(_usable_cores(), MAX_EXPORT_WORKERS)) as pool:
-            yield from pool.map(cut_in, range(len(windows)), windows)
+        # The cuts after the first chunk of each lane are awaited: one ffmpeg per core finds them.
+        awaited, later = windows[:lanes], windows[lanes:]
+        with ThreadPoolExecutor(max_workers=min(_usable_cores(), MAX_SIDE_BY_SIDE)) as pool:
+            yield from pool.map(cut_in, awaited, [0] * len(awaited))
+        # The others are found while the lanes cut and send those: batch work like their cutting,
+        # one ffmpeg at a time, so planning holds no more memory than one.
+        for window in later:
+            yield cut_in(window, CUT_NICENESS)
 
     return _plan(info.duration_ms, cuts, chunk_ms, lanes=lanes, overlap_ms=overlap_ms,
                  search_window_ms=search_window_ms)
@@ -537,69 +544,89 @@ def export_chunk(audio_path: str | Path, chunk: ChunkRange, dest_path: str | Pat
     a chunk. Raises InvalidAudioError if the source ends or breaks off inside the
     chunk (a truncated or corrupt file), and RuntimeError if ffmpeg fails otherwise.
     """
-    return ChunkExport(audio_path, chunk, dest_path, chunk_format).result()
+    return ChunkExport(audio_path, [chunk], [dest_path], chunk_format).results()[0]
 
 
 class ChunkExport:
-    """`export_chunk` running in the background: ffmpeg starts at once, `result()` waits for it.
+    """Chunks of one recording being written by one ffmpeg in the background: it starts at
+    once, `results()` waits for it. Each chunk becomes what `export_chunk` says.
 
     Lets a caller cut the next chunk while it waits on something else (the API).
+    Several FLAC chunks are cut side by side by the ffmpeg's threads, which share
+    one copy of its 30 MB of code. A copy's length is read from ffmpeg's progress
+    report, which covers one output only: copies go one per ffmpeg.
     """
 
-    def __init__(self, audio_path: str | Path, chunk: ChunkRange, dest_path: str | Path, chunk_format: str = "flac"):
+    def __init__(self, audio_path: str | Path, chunks: Sequence[ChunkRange], dest_paths: Sequence[str | Path],
+                 chunk_format: str = "flac"):  # fmt: skip
+        if chunk_format != "flac" and len(chunks) != 1:
+            raise ValueError("copied chunks are cut one per ffmpeg")
         self.audio_path = Path(audio_path)
-        self.chunk = chunk
+        self.chunks = list(chunks)
         self.chunk_format = chunk_format
-        self.dest_path = Path(dest_path).with_suffix(f".{chunk_format}")
-        self._partial = self.dest_path.with_name(self.dest_path.name + ".part")
+        self.dest_paths = [Path(path).with_suffix(f".{chunk_format}") for path in dest_paths]
+        self._partials = [path.with_name(path.name + ".part") for path in self.dest_paths]
         # A copy reports damaged frames (it writes them as they are) as warnings.
         loglevel = "error" if chunk_format == "flac" else "warning"
-        command = [
-            ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", loglevel, "-progress", "pipe:1",
-            "-ss", f"{chunk.start_ms / 1000:.3f}", "-t", f"{(chunk.end_ms - chunk.start_ms) / 1000:.3f}",
-            *_input(self.audio_path), "-map", "0:a:0", *CHUNK_OUTPUT[chunk_format], "-y", str(self._partial),
-        ]  # fmt: skip
+        command = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", loglevel, "-progress", "pipe:1"]
+        for chunk in self.chunks:
+            command += ["-ss", f"{chunk.start_ms / 1000:.3f}", "-t", f"{(chunk.end_ms - chunk.start_ms) / 1000:.3f}",
+                        *_input(self.audio_path)]  # fmt: skip
+        for number, partial in enumerate(self._partials):
+            command += ["-map", f"{number}:a:0", *CHUNK_OUTPUT[chunk_format], "-y", str(partial)]
         # Both to files: a pipe nobody reads until the end could fill up and stall ffmpeg.
         self._log = tempfile.TemporaryFile()
         self._progress = tempfile.TemporaryFile()
         self._process = subprocess.Popen(command, stdout=self._progress, stderr=self._log)
         _lower_priority(self._process.pid)
 
-    def result(self) -> Path:
-        """Wait for the export; the chunk's path, or InvalidAudioError / RuntimeError as export_chunk says."""
+    def results(self) -> list[Path]:
+        """Wait for ffmpeg; the chunks' paths, or InvalidAudioError / RuntimeError as export_chunk says."""
         returncode = self._process.wait()
         error = _read_and_close(self._log).strip()[-2000:]
-        exported_ms = _written_ms(_read_and_close(self._progress))
-        chunk = self.chunk
-        expected_ms = chunk.end_ms - chunk.start_ms
-        if self.chunk_format != "flac" and (returncode != 0 or error
-                                            or exported_ms < expected_ms - COPY_TOLERANCE_MS
-                                            or self._partial.stat().st_size > MAX_CHUNK_BYTES):
+        progress = _read_and_close(self._progress)
+        try:
+            if self.chunk_format != "flac":
+                return [self._copied(returncode, error, _written_ms(progress))]
+            if returncode != 0:
+                indexes = ", ".join(str(chunk.index) for chunk in self.chunks)
+                raise RuntimeError(f"ffmpeg could not export chunk {indexes} of {self.audio_path}: {error}")
+            return [self._landed(*export) for export in zip(self.chunks, self._partials, self.dest_paths)]
+        finally:
+            for partial in self._partials:  # those of chunks that did not land
+                partial.unlink(missing_ok=True)
+
+    def _copied(self, returncode: int, error: str, exported_ms: int) -> Path:
+        chunk, partial, dest_path = self.chunks[0], self._partials[0], self.dest_paths[0]
+        if (returncode != 0 or error or exported_ms < chunk.end_ms - chunk.start_ms - COPY_TOLERANCE_MS
+                or partial.stat().st_size > MAX_CHUNK_BYTES):  # fmt: skip
             # Copied frames go out as they are, so only clean ones will do. Decoding to FLAC
             # finds where damaged ones break (and says so), and bounds the size of frames of a
             # high-bitrate MP3 that would outgrow the API's limit.
-            self._partial.unlink(missing_ok=True)
-            return export_chunk(self.audio_path, chunk, self.dest_path, "flac")
-        if returncode != 0:
-            self._partial.unlink(missing_ok=True)
-            raise RuntimeError(f"ffmpeg could not export chunk {chunk.index} of {self.audio_path}: {error}")
+            partial.unlink(missing_ok=True)
+            return export_chunk(self.audio_path, chunk, dest_path, "flac")
+        os.replace(partial, dest_path)
+        return dest_path
+
+    def _landed(self, chunk: ChunkRange, partial: Path, dest_path: Path) -> Path:
+        exported_ms = _flac_ms(partial)
+        expected_ms = chunk.end_ms - chunk.start_ms
         if exported_ms < expected_ms - TRUNCATION_TOLERANCE_MS:
-            self._partial.unlink(missing_ok=True)
             log.warning("%s: chunk %d decoded to %d ms of %d", self.audio_path, chunk.index, exported_ms,
                         expected_ms)
             raise InvalidAudioError(_undecodable_past(chunk.start_ms + exported_ms))
-        os.replace(self._partial, self.dest_path)
-        return self.dest_path
+        os.replace(partial, dest_path)
+        return dest_path
 
     def cancel(self) -> None:
-        """Stop the export if it still runs and remove what it wrote."""
+        """Stop ffmpeg if it still runs and remove what it wrote."""
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
         self._log.close()
         self._progress.close()
-        self._partial.unlink(missing_ok=True)
-        self.dest_path.unlink(missing_ok=True)
+        for path in (*self._partials, *self.dest_paths):
+            path.unlink(missing_ok=True)
 
 
 def _read_and_close(file) -> str:
@@ -614,6 +641,22 @@ def _written_ms(progress: str) -> int:
     return int(times[-1]) // 1000 if times else 0
 
 
+def _flac_ms(path: Path) -> int:
+    """The length of the FLAC file at `path`, from its STREAMINFO block (ffmpeg fills in the
+    sample count when it closes the file); 0 if there is no such file."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(26)
+    except FileNotFoundError:
+        return 0
+    if len(head) < 26 or head[:4] != b"fLaC":
+        return 0
+    # After the block sizes: sample rate (20 bits), channels (3), bits per sample (5), samples (36).
+    fields = int.from_bytes(head[18:26], "big")
+    rate, samples = fields >> 44, fields & ((1 << 36) - 1)
+    return samples * 1000 // rate if rate else 0
+
+
 def _lower_priority(pid: int, niceness: int = CUT_NICENESS) -> None:
     """Cutting is batch work: let whatever shares the host (the web server, the requests in
     flight, other lanes' answers) have the CPU first."""
@@ -623,27 +666,20 @@ def _lower_priority(pid: int, niceness: int = CUT_NICENESS) -> None:
         pass  # not on this platform, or the process has already finished
 
 
-def export_chunks(
-    audio_path: str | Path, ranges: list[ChunkRange], dest_dir: str | Path, *, workers: int | None = None
-) -> Iterator[tuple[ChunkRange, Path]]:
-    """Export every range of `audio_path` into `dest_dir` as chunk-NNNN.flac, `workers` ffmpeg at a time.
+def export_chunks(audio_path: str | Path, ranges: list[ChunkRange], dest_dir: str | Path, chunk_format: str = "flac",
+                  *, side_by_side: int | None = None) -> Iterator[tuple[ChunkRange, Path]]:  # fmt: skip
+    """Export every range of `audio_path` into `dest_dir` as chunk-NNNN.<format>, in order.
 
-    Yields each (range, path) as soon as its file is written, so not necessarily
-    in order. `workers` defaults to the number of usable CPU cores, up to
-    MAX_EXPORT_WORKERS: each ffmpeg takes about 40 MB.
+    One ffmpeg at a time: it cuts `side_by_side` FLAC chunks at once (by default
+    as many as there are usable cores, up to MAX_SIDE_BY_SIDE), or copies one
+    chunk, which takes little more than reading it. Yields each (range, path) as
+    soon as its ffmpeg is done.
     """
-    workers = workers or min(_usable_cores(), MAX_EXPORT_WORKERS)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {
-            pool.submit(export_chunk, audio_path, chunk, Path(dest_dir) / f"chunk-{chunk.index:04d}.flac"): chunk
-            for chunk in ranges
-        }
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        finally:
-            # A consumer that stops early (or an export that failed) cancels the exports not started.
-            pool.shutdown(cancel_futures=True)
+    at_once = (side_by_side or min(_usable_cores(), MAX_SIDE_BY_SIDE)) if chunk_format == "flac" else 1
+    for first in range(0, len(ranges), at_once):
+        batch = ranges[first : first + at_once]
+        dest_paths = [Path(dest_dir) / f"chunk-{chunk.index:04d}" for chunk in batch]
+        yield from zip(batch, ChunkExport(audio_path, batch, dest_paths, chunk_format).results())
 
 
 def _usable_cores() -> int:
