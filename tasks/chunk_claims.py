@@ -27,11 +27,13 @@ def _claimable(stale_after_seconds: float):
     )
 
 
-def claim_next_chunk(transcription_id: int, lease: str, stale_after_seconds: float) -> TranscriptChunk | None:
-    """Take the lowest-numbered claimable chunk for this lane, or None if there is none."""
+def claim_next_chunk(transcription_id: int, lease: str, stale_after_seconds: float, min_index: int = 0
+                     ) -> TranscriptChunk | None:
+    """Take the lowest-numbered claimable chunk from `min_index` on for this lane, or None if there is none."""
     candidates = db.session.scalars(
         select(TranscriptChunk.id)
-        .where(TranscriptChunk.transcription_id == transcription_id, _claimable(stale_after_seconds))
+        .where(TranscriptChunk.transcription_id == transcription_id, TranscriptChunk.index >= min_index,
+               _claimable(stale_after_seconds))
         .order_by(TranscriptChunk.index)
     ).all()
     db.session.rollback()  # end the read transaction before writing (SQLite locks)

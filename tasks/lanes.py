@@ -22,7 +22,7 @@ from tasks import chunk_claims
 from tasks.heartbeat import Heartbeat
 from tasks.progress import mirror_progress
 from tasks.shutdown import shutdown_requested
-from transcription.audio import ChunkExport, ChunkRange, InvalidAudioError
+from transcription.audio import CUT_NICENESS, ChunkExport, ChunkRange, InvalidAudioError
 from transcription.engines import PermanentEngineError, build_engine
 from transcription.formats import format_clock
 from transcription.prompts import build_prompt
@@ -57,10 +57,15 @@ def run_lane(transcription_id: int) -> int:
     with Heartbeat(db.engine, transcription_id, config["HEARTBEAT_SECONDS"]) as heartbeat, \
             tempfile.TemporaryDirectory(prefix="lane-") as workdir:
 
-        def claim_and_cut() -> _HeldChunk | None:
+        def claim_and_cut(awaited: bool) -> _HeldChunk | None:
+            """Claim a chunk and start cutting it: at full priority if the lane will wait for
+            the cut (nothing of its own is with the API), as batch work if not."""
             if shutdown_requested() or not chunk_claims.transcription_is_running(transcription_id):
                 return None
-            chunk = chunk_claims.claim_next_chunk(transcription_id, lease, config["STALE_AFTER_SECONDS"])
+            # A chunk of the first round is left to the lanes still starting: cut ahead by a lane
+            # that already has one with the API, it would wait for that answer first.
+            first_round = 0 if awaited else db.session.get(Transcription, transcription_id).concurrency
+            chunk = chunk_claims.claim_next_chunk(transcription_id, lease, config["STALE_AFTER_SECONDS"], first_round)
             if chunk is None:
                 return None
             heartbeat.hold(chunk.id)
@@ -68,16 +73,17 @@ def run_lane(transcription_id: int) -> int:
             transcription = chunk.transcription
             held = _HeldChunk(chunk, ChunkExport(_cut_source(transcription), [cut],
                                                  [Path(workdir) / f"chunk-{chunk.index:04d}"],
-                                                 transcription.chunk_format))
+                                                 transcription.chunk_format,
+                                                 niceness=0 if awaited else CUT_NICENESS))
             in_hand.append(held)
             return held
 
         try:
-            current = claim_and_cut()
+            current = claim_and_cut(awaited=True)
             while current is not None:
                 audio_path = _finish_cut(current)
                 # The next cut starts only now, so it never slows down the one just awaited.
-                following = claim_and_cut() if audio_path else None
+                following = claim_and_cut(awaited=False) if audio_path else None
                 if audio_path:
                     saved += _send_and_save(current.chunk, audio_path)
                 current.export.cancel()  # its audio file is not needed any more
@@ -85,7 +91,7 @@ def run_lane(transcription_id: int) -> int:
                 heartbeat.drop(current.chunk.id)
                 # Chunks may have become claimable while this one was with the API: planned
                 # meanwhile, or given back by a lane that stopped.
-                current = following or (claim_and_cut() if audio_path else None)
+                current = following or (claim_and_cut(awaited=True) if audio_path else None)
                 if current is not None and (shutdown_requested()
                                             or not chunk_claims.transcription_is_running(transcription_id)):
                     break  # the finally hands `current` back

@@ -428,10 +428,12 @@ def plan_recording_stepwise(
         return _nearest_silence_middle(silences, lo, hi, target)
 
     def cuts(windows: list[tuple[int, int, int]]) -> Iterator[int | None]:
-        # The cuts after the first chunk of each lane are awaited: one ffmpeg per core finds them.
-        awaited, later = windows[:lanes], windows[lanes:]
-        with ThreadPoolExecutor(max_workers=min(_usable_cores(), MAX_SIDE_BY_SIDE)) as pool:
-            yield from pool.map(cut_in, awaited, [0] * len(awaited))
+        # The first chunk of each lane is awaited; the second is cut while the first is with the
+        # API, so its cut is needed soon after: one ffmpeg per lane finds these, up to the cores.
+        awaited, next_round, later = windows[:lanes], windows[lanes : 2 * lanes], windows[2 * lanes :]
+        with ThreadPoolExecutor(max_workers=min(_usable_cores(), lanes, MAX_SIDE_BY_SIDE)) as pool:
+            niceness = [0] * len(awaited) + [CUT_NICENESS] * len(next_round)
+            yield from pool.map(cut_in, awaited + next_round, niceness)
         # The others are found while the lanes cut and send those: batch work like their cutting,
         # one ffmpeg at a time, so planning holds no more memory than one.
         for window in later:
@@ -551,14 +553,15 @@ class ChunkExport:
     """Chunks of one recording being written by one ffmpeg in the background: it starts at
     once, `results()` waits for it. Each chunk becomes what `export_chunk` says.
 
-    Lets a caller cut the next chunk while it waits on something else (the API).
+    Lets a caller cut the next chunk while it waits on something else (the API),
+    as batch work at `niceness`; a cut that someone waits on should run at 0.
     Several FLAC chunks are cut side by side by the ffmpeg's threads, which share
     one copy of its 30 MB of code. A copy's length is read from ffmpeg's progress
     report, which covers one output only: copies go one per ffmpeg.
     """
 
     def __init__(self, audio_path: str | Path, chunks: Sequence[ChunkRange], dest_paths: Sequence[str | Path],
-                 chunk_format: str = "flac"):  # fmt: skip
+                 chunk_format: str = "flac", *, niceness: int = CUT_NICENESS):  # fmt: skip
         if chunk_format != "flac" and len(chunks) != 1:
             raise ValueError("copied chunks are cut one per ffmpeg")
         self.audio_path = Path(audio_path)
@@ -578,7 +581,8 @@ class ChunkExport:
         self._log = tempfile.TemporaryFile()
         self._progress = tempfile.TemporaryFile()
         self._process = subprocess.Popen(command, stdout=self._progress, stderr=self._log)
-        _lower_priority(self._process.pid)
+        if niceness:
+            _lower_priority(self._process.pid, niceness)
 
     def results(self) -> list[Path]:
         """Wait for ffmpeg; the chunks' paths, or InvalidAudioError / RuntimeError as export_chunk says."""
@@ -657,7 +661,7 @@ def _flac_ms(path: Path) -> int:
     return samples * 1000 // rate if rate else 0
 
 
-def _lower_priority(pid: int, niceness: int = CUT_NICENESS) -> None:
+def _lower_priority(pid: int, niceness: int) -> None:
     """Cutting is batch work: let whatever shares the host (the web server, the requests in
     flight, other lanes' answers) have the CPU first."""
     try:
