@@ -8,7 +8,8 @@ DTMF with pauses and low noise (and 4-hour copies of both), then chunks each:
 - ours: what the pipeline does: probe, plan_recording (silences looked for by seeking
   to the window around each boundary), then export_chunks straight from the file
   in 10-minute chunks: the WAV's as 16 kHz mono FLAC, as many side by side in one
-  ffmpeg as there are cores; the MP3's as its own frames, copied;
+  ffmpeg as there are cores; the (constant-bitrate) MP3's as byte ranges of its
+  own frames;
 - pydub: AudioSegment.from_file, 10-minute slices, each exported as 16 kHz mono FLAC
   through the same ffmpeg binary.
 

@@ -352,3 +352,60 @@ def test_chunks_cut_straight_from_the_source_hold_every_word_once(recording, tmp
     ranges = plan_recording(path, probe(path), 50_000, search_window_ms=10_000)
     texts = [(chunk, words_text(decode_dtmf_file(file))) for chunk, file in export_chunks(path, ranges, tmp_path)]
     assert merge_chunk_texts(texts) == words_text(script)
+
+
+# Constant-bitrate MP3s are cut by byte ranges of their frames (transcription/mp3_frames.py).
+
+
+def test_a_constant_bitrate_mp3_chunk_is_its_own_frames_byte_for_byte(short_files, tmp_path):
+    from transcription.mp3_frames import ConstantBitrateMp3
+
+    source = short_files["mp3"]
+    frames = ConstantBitrateMp3.open(source)
+    assert frames is not None and frames.skipped_samples == 1105  # LAME's usual delay, from its tag
+    path = export_chunk(source, ChunkRange(1, 6_000, 14_000), tmp_path / "chunk", "mp3")
+    data = path.read_bytes()
+    assert data[:2] == b"\xff\xfb" and data in source.read_bytes(), "whole frames of the source, nothing else"
+    assert probe(path).duration_ms == pytest.approx(8_000, abs=30)
+    assert words_text(decode_dtmf_file(path)) == words_text(w for w in SHORT_SCRIPT if 6_000 <= w.start_ms < 14_000)
+
+
+def test_a_byte_copied_chunk_starts_where_ffmpeg_seeking_puts_it(short_files, tmp_path):
+    """On the decoded timeline (after the encoder's delay) to within half a frame (13 ms)."""
+    import numpy
+
+    source = short_files["mp3"]
+    path = export_chunk(source, ChunkRange(1, 7_300, 12_000), tmp_path / "chunk", "mp3")
+    exact = numpy.frombuffer(pcm_of_range(source, 7_300, 4_000), dtype=numpy.int16).astype(float)
+    copied = numpy.frombuffer(pcm_of(path)[: 4_000 * 32], dtype=numpy.int16).astype(float)
+    margin = 50 * 16  # 50 ms of samples either way
+    lag_samples = numpy.argmax(numpy.correlate(exact, copied[margin:-margin], "valid")) - margin
+    assert abs(lag_samples) <= 13 * 16
+
+
+def pcm_of_range(path, start_ms: int, length_ms: int) -> bytes:
+    command = [ffmpeg_binary(), "-v", "error", "-ss", f"{start_ms / 1000}", "-t", f"{length_ms / 1000}", "-i",
+               str(path), "-ac", "1", "-ar", "16000", "-f", "s16le", "-"]  # fmt: skip
+    return subprocess.run(command, check=True, capture_output=True).stdout
+
+
+def test_variable_bitrate_and_damaged_mp3s_are_copied_by_ffmpeg(tmp_path):
+    from transcription.mp3_frames import ConstantBitrateMp3
+
+    vbr = write_audio(tmp_path / "vbr.mp3", SHORT_SCRIPT, SHORT_S, sample_rate=44100, channels=2,
+                      codec_args=["-q:a", "4"])  # fmt: skip
+    assert ConstantBitrateMp3.open(vbr) is None, "no frame lies where a constant bitrate would put it"
+    path = export_chunk(vbr, ChunkRange(1, 6_000, 14_000), tmp_path / "vbr-chunk", "mp3")
+    assert path.suffix == ".mp3"
+    assert words_text(decode_dtmf_file(path)) == words_text(w for w in SHORT_SCRIPT if 6_000 <= w.start_ms < 14_000)
+
+    cbr = write_audio(tmp_path / "cbr.mp3", SHORT_SCRIPT, SHORT_S, sample_rate=44100, channels=2,
+                      codec_args=["-b:a", "128k"])  # fmt: skip
+    data = bytearray(cbr.read_bytes())
+    frames = ConstantBitrateMp3.open(cbr)
+    middle = frames.audio_start + round(380 * frames.mean_frame_bytes)  # a frame header 10 s in
+    data[middle : middle + 4] = b"\x00\x00\x00\x00"
+    damaged = tmp_path / "damaged.mp3"
+    damaged.write_bytes(bytes(data))
+    assert frames.copy(6_000, 14_000, tmp_path / "clean.mp3") is not None
+    assert ConstantBitrateMp3.open(damaged).copy(6_000, 14_000, tmp_path / "never.mp3") is None
