@@ -142,7 +142,7 @@ def main() -> int:
     ratio = results["parallel"][0] / results["sequential"][0]
     print(f"\n{args.hours:g}-hour recording, fake API delay {args.delay:g} s per request, "
           f"{WORKER_PROCESSES} worker processes")
-    print(f"parallel / sequential wall time: {ratio:.2f} (target <= {MAX_RATIO})")
+    print(f"parallel / sequential wall time: {ratio:.3f} (target <= {MAX_RATIO})")
     return 0 if ratio <= MAX_RATIO else 1
 
 

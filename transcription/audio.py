@@ -574,14 +574,15 @@ class ChunkExport:
     Lets a caller cut the next chunk while it waits on something else (the API),
     as batch work at `niceness`; a cut that someone waits on should run at 0.
     Several FLAC chunks are cut side by side by the ffmpeg's threads, which share
-    one copy of its 30 MB of code. A copy's length is read from ffmpeg's progress
-    report, which covers one output only: copies go one per ffmpeg.
+    one copy of its 30 MB of code. Copies go one at a time: a copy's length is
+    read from ffmpeg's progress report, which covers one output only (and a
+    constant-bitrate MP3's frames are copied without ffmpeg: see mp3_frames).
     """
 
     def __init__(self, audio_path: str | Path, chunks: Sequence[ChunkRange], dest_paths: Sequence[str | Path],
                  chunk_format: str = "flac", *, niceness: int = CUT_NICENESS):  # fmt: skip
         if chunk_format != "flac" and len(chunks) != 1:
-            raise ValueError("copied chunks are cut one per ffmpeg")
+            raise ValueError("copied chunks are cut one at a time")
         self.audio_path = Path(audio_path)
         self.chunks = list(chunks)
         self.chunk_format = chunk_format
