@@ -94,9 +94,9 @@ class ConstantBitrateMp3:
         if frames_after <= 0:
             return self.audio_end
         expected = self.audio_start + round(index * self.mean_frame_bytes)
-        file.seek(max(self.audio_start, expected - HEADER_SEARCH_BYTES))
-        around = file.read(2 * HEADER_SEARCH_BYTES + CHAIN * int(self.mean_frame_bytes + 2))
         base = max(self.audio_start, expected - HEADER_SEARCH_BYTES)
+        file.seek(base)
+        around = file.read(2 * HEADER_SEARCH_BYTES + CHAIN * int(self.mean_frame_bytes + 2))
         for delta in sorted(range(-HEADER_SEARCH_BYTES, HEADER_SEARCH_BYTES + 1), key=abs):
             position = expected + delta - base
             if position >= 0 and self._chains(around, position, min(CHAIN, frames_after)):
