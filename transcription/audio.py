@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from transcription.ffmpeg import ffmpeg_binary
-from transcription.mp3_frames import ConstantBitrateMp3, id3v2_size
+from transcription.mp3_frames import ConstantBitrateMp3, has_seek_table
 
 log = logging.getLogger(__name__)
 
@@ -167,17 +167,8 @@ def _input(path: Path, *, fast_seek: bool = False) -> list[str]:
     with open(path, "rb") as file:
         head = file.read(12)
         is_wav = head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE"
-        seeks_fast = fast_seek and not is_wav and _mp3_with_seek_table(file, head)
+        seeks_fast = fast_seek and not is_wav and has_seek_table(file, head)
     return [*SAFE_INPUT, *(WAV_INPUT if is_wav else []), *(MP3_FAST_SEEK if seeks_fast else []), "-i", str(path)]
-
-
-def _mp3_with_seek_table(file, head: bytes) -> bool:
-    """Whether `file` is an MP3 whose first frame is a Xing, Info or VBRI header: a seek table,
-    or (Info) the encoder's word that every frame has the same bitrate."""
-    file.seek(id3v2_size(head))
-    frame = file.read(200)
-    is_frame = len(frame) >= 4 and frame[0] == 0xFF and frame[1] & 0xE0 == 0xE0
-    return is_frame and any(tag in frame for tag in (b"Xing", b"Info", b"VBRI"))
 
 
 @dataclass
@@ -588,23 +579,26 @@ class ChunkExport:
         self.chunk_format = chunk_format
         self.dest_paths = [Path(path).with_suffix(f".{chunk_format}") for path in dest_paths]
         self._partials = [path.with_name(path.name + ".part") for path in self.dest_paths]
+        self._process: subprocess.Popen | None = None
+        self._copied_ms = self._copy_frames() if chunk_format == "mp3" else None
+        if self._copied_ms is None:
+            self._start_ffmpeg(niceness)
+
+    def _start_ffmpeg(self, niceness: int) -> None:
         # A copy reports damaged frames (it writes them as they are) as warnings.
-        loglevel = "error" if chunk_format == "flac" else "warning"
+        loglevel = "error" if self.chunk_format == "flac" else "warning"
         command = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", loglevel, "-progress", "pipe:1"]
         for chunk in self.chunks:
             command += ["-ss", f"{chunk.start_ms / 1000:.3f}", "-t", f"{(chunk.end_ms - chunk.start_ms) / 1000:.3f}",
                         *_input(self.audio_path)]  # fmt: skip
         for number, partial in enumerate(self._partials):
-            command += ["-map", f"{number}:a:0", *CHUNK_OUTPUT[chunk_format], "-y", str(partial)]
+            command += ["-map", f"{number}:a:0", *CHUNK_OUTPUT[self.chunk_format], "-y", str(partial)]
         # Both to files: a pipe nobody reads until the end could fill up and stall ffmpeg.
         self._log = tempfile.TemporaryFile()
         self._progress = tempfile.TemporaryFile()
-        self._copied_ms = self._copy_frames() if chunk_format == "mp3" else None
-        self._process = None
-        if self._copied_ms is None:
-            self._process = subprocess.Popen(command, stdout=self._progress, stderr=self._log)
-            if niceness:
-                _lower_priority(self._process.pid, niceness)
+        self._process = subprocess.Popen(command, stdout=self._progress, stderr=self._log)
+        if niceness:
+            _lower_priority(self._process.pid, niceness)
 
     def _copy_frames(self) -> int | None:
         """Copy the chunk's frames of a constant-bitrate MP3 directly (see mp3_frames); the ms
@@ -615,12 +609,14 @@ class ChunkExport:
 
     def results(self) -> list[Path]:
         """Wait for ffmpeg; the chunks' paths, or InvalidAudioError / RuntimeError as export_chunk says."""
-        returncode = self._process.wait() if self._process else 0
-        error = _read_and_close(self._log).strip()[-2000:]
-        progress = _read_and_close(self._progress)
+        returncode, error, written_ms = 0, "", self._copied_ms
+        if self._process is not None:
+            returncode = self._process.wait()
+            error = _read_and_close(self._log).strip()[-2000:]
+            written_ms = _written_ms(_read_and_close(self._progress))
         try:
             if self.chunk_format != "flac":
-                return [self._copied(returncode, error, self._copied_ms or _written_ms(progress))]
+                return [self._copied(returncode, error, written_ms)]
             if returncode != 0:
                 indexes = ", ".join(str(chunk.index) for chunk in self.chunks)
                 raise RuntimeError(f"ffmpeg could not export chunk {indexes} of {self.audio_path}: {error}")
@@ -653,12 +649,12 @@ class ChunkExport:
 
     def cancel(self) -> None:
         """Stop ffmpeg if it still runs and remove what it wrote."""
-        if self._process and self._process.poll() is None:
-            self._process.kill()
-        if self._process:
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
             self._process.wait()
-        self._log.close()
-        self._progress.close()
+            self._log.close()
+            self._progress.close()
         for path in (*self._partials, *self.dest_paths):
             path.unlink(missing_ok=True)
 

@@ -44,7 +44,7 @@ class ConstantBitrateMp3:
         path = Path(path)
         with open(path, "rb") as file:
             head = file.read(10)
-            start = id3v2_size(head)
+            start = _id3v2_size(head)
             file.seek(start)
             info_frame = file.read(2000)
             size = os.fstat(file.fileno()).st_size
@@ -132,7 +132,20 @@ class ConstantBitrateMp3:
         return int(self.mean_frame_bytes) + (third >> 1 & 1)
 
 
-def id3v2_size(head: bytes) -> int:
+def has_seek_table(file, head: bytes) -> bool:
+    """Whether the open `file` (which starts with `head`) is an MP3 whose first frame is a Xing,
+    Info or VBRI header: a seek table, or (Info) the encoder's word that the bitrate is constant."""
+    file.seek(_id3v2_size(head))
+    frame = file.read(200)
+    return _is_frame_start(frame) and any(tag in frame for tag in (b"Xing", b"Info", b"VBRI"))
+
+
+def _is_frame_start(data: bytes) -> bool:
+    """Whether `data` starts with an MPEG audio frame's 11-bit sync word."""
+    return len(data) >= 4 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0
+
+
+def _id3v2_size(head: bytes) -> int:
     """The bytes an ID3v2 tag at the start of the file takes (its size is "syncsafe"), or 0."""
     if head[:3] != b"ID3" or len(head) < 10:
         return 0
@@ -154,7 +167,7 @@ def _skipped_samples(info_frame: bytes) -> int:
 
 def _frame_facts(data: bytes) -> tuple[int, int, int, int] | None:
     """(length, sample rate, samples per frame, bitrate kbps) of the Layer III frame at the start of `data`."""
-    if len(data) < 4 or data[0] != 0xFF or data[1] & 0xE0 != 0xE0:
+    if not _is_frame_start(data):
         return None
     version, layer = data[1] >> 3 & 3, data[1] >> 1 & 3
     bitrate_index, rate_index, padding = data[2] >> 4, data[2] >> 2 & 3, data[2] >> 1 & 1
